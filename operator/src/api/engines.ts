@@ -1,0 +1,160 @@
+/**
+ * The engine table: every per-engine fact that the API schema (CEL rules) and the renderers both
+ * need lives here, so the two can never disagree about what an engine allows.
+ */
+
+/** The six engines mqop runs. Order matters only for docs and printing. */
+export const ENGINES = ['rabbitmq', 'redis', 'kafka', 'activemq', 'rocketmq', 'zeromq'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+/** Static traits of one engine, independent of any MessageQueue. */
+export interface EngineTraits {
+  /** Whether the engine keeps data on disk (and so accepts `spec.storage`). */
+  keepsData: boolean;
+  /** Whether the engine has user/password authentication (and so accepts `spec.auth`). */
+  supportsAuth: boolean;
+  /** Allowed values of `spec.replicas`, and the reason a person reads when a value is refused. */
+  replicas: { allowed: readonly number[]; why: string };
+  /** Tested default version (image tag), used when `spec.version` is empty. */
+  defaultVersion: string;
+  /** Fully qualified default image for a version; `null` means mqop's own image. */
+  image: ((version: string) => string) | null;
+  /** `spec.config` keys mqop itself manages: a user may not override them. */
+  reservedConfigKeys: readonly string[];
+  /** When set, the only `spec.config` keys the engine understands. */
+  allowedConfigKeys?: readonly string[];
+}
+
+const ODD = [1, 3, 5, 7, 9] as const;
+const ANY = [1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
+
+/** Upper bound of `spec.replicas` for every engine (the OpenAPI `maximum`). */
+export const MAX_REPLICAS = 9;
+
+export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
+  rabbitmq: {
+    keepsData: true,
+    supportsAuth: true,
+    replicas: { allowed: ODD, why: 'quorum queues need a majority, so a RabbitMQ cluster has an odd size' },
+    defaultVersion: '4.1.4',
+    image: (v) => `docker.io/library/rabbitmq:${v}-management`,
+    reservedConfigKeys: [
+      'cluster_formation.peer_discovery_backend',
+      'cluster_formation.k8s.host',
+      'cluster_formation.k8s.address_type',
+      'cluster_formation.k8s.service_name',
+      'cluster_formation.k8s.hostname_suffix',
+      'default_user',
+      'default_pass',
+      'listeners.tcp.default',
+      'management.tcp.port',
+      'prometheus.tcp.port',
+    ],
+  },
+  redis: {
+    keepsData: true,
+    supportsAuth: true,
+    replicas: {
+      allowed: ANY,
+      why: 'one replica is standalone, more are a primary with replicas and Sentinel',
+    },
+    defaultVersion: '7.4.6',
+    image: (v) => `docker.io/library/redis:${v}`,
+    reservedConfigKeys: [
+      'requirepass',
+      'masterauth',
+      'masteruser',
+      'port',
+      'bind',
+      'dir',
+      'replicaof',
+      'slaveof',
+      'replica-announce-ip',
+      'aclfile',
+      'user',
+      'daemonize',
+      'protected-mode',
+    ],
+  },
+  kafka: {
+    keepsData: true,
+    supportsAuth: true,
+    replicas: {
+      allowed: ODD,
+      why: 'KRaft controllers need a majority, so a combined-mode cluster has an odd size',
+    },
+    defaultVersion: '3.9.1',
+    image: (v) => `docker.io/apache/kafka:${v}`,
+    reservedConfigKeys: [
+      'process.roles',
+      'node.id',
+      'controller.quorum.voters',
+      'controller.listener.names',
+      'listeners',
+      'advertised.listeners',
+      'listener.security.protocol.map',
+      'inter.broker.listener.name',
+      'sasl.enabled.mechanisms',
+      'sasl.mechanism.inter.broker.protocol',
+      'sasl.mechanism.controller.protocol',
+      'log.dirs',
+      'super.users',
+    ],
+  },
+  activemq: {
+    keepsData: true,
+    supportsAuth: true,
+    replicas: {
+      allowed: [1],
+      why: 'ActiveMQ Classic fails over only through shared storage, which mqop does not manage yet',
+    },
+    defaultVersion: '6.1.7',
+    image: (v) => `docker.io/apache/activemq-classic:${v}`,
+    reservedConfigKeys: [],
+    allowedConfigKeys: [
+      'memoryLimit',
+      'storeLimit',
+      'tempLimit',
+      'schedulerSupport',
+      'advisorySupport',
+      'maxConnections',
+      'maxFrameSize',
+    ],
+  },
+  rocketmq: {
+    keepsData: true,
+    supportsAuth: true,
+    replicas: { allowed: ANY, why: 'each replica is one broker group, a master with its own store' },
+    defaultVersion: '5.3.3',
+    image: (v) => `docker.io/apache/rocketmq:${v}`,
+    reservedConfigKeys: [
+      'brokerClusterName',
+      'brokerName',
+      'brokerId',
+      'brokerRole',
+      'namesrvAddr',
+      'listenPort',
+      'storePathRootDir',
+      'storePathCommitLog',
+      'authenticationEnabled',
+      'authorizationEnabled',
+      'initAuthenticationUser',
+      'innerClientAuthenticationCredentials',
+    ],
+  },
+  zeromq: {
+    keepsData: false,
+    supportsAuth: false,
+    replicas: {
+      allowed: ANY,
+      why: 'a pub/sub proxy must be a single replica: publishers and subscribers must meet in one device',
+    },
+    defaultVersion: '',
+    image: null,
+    reservedConfigKeys: [],
+    allowedConfigKeys: ['sndhwm', 'rcvhwm', 'linger'],
+  },
+};
+
+/** Engines that keep data, in table order. */
+export const DATA_ENGINES = ENGINES.filter((e) => ENGINE_TRAITS[e].keepsData);

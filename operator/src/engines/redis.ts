@@ -1,0 +1,280 @@
+/**
+ * Redis. One replica: a standalone server. More: pod 0 starts as primary, the others as its
+ * replicas, and three Sentinels watch them and fail over. Clients of a replicated Redis go through
+ * Sentinel (`redis+sentinel://`), because any pod may become primary.
+ *
+ * Auth: the generated `redis.conf` includes a base file from a ConfigMap and adds `requirepass` /
+ * `masterauth` at start from the credentials Secret (env), so no password lands in a ConfigMap.
+ */
+import type { Chart } from 'cdk8s';
+import type { k8s } from 'cdk8s-plus-34';
+import type { RenderContext } from '../render/context.ts';
+import { restrictedContainerSecurityContext } from '../render/security.ts';
+import {
+  clientService,
+  configHash,
+  configMap,
+  containerResources,
+  credentialEnv,
+  DATA_VOLUME,
+  fieldEnv,
+  headlessService,
+  podDisruptionBudget,
+  port,
+  q,
+  statefulSet,
+} from '../render/workload.ts';
+import type { EngineModule } from './types.ts';
+
+const REDIS_PORT = 6379;
+const SENTINEL_PORT = 26379;
+/** Sentinel master group name, also in the connection Secret. */
+export const SENTINEL_MASTER = 'mymaster';
+const SENTINELS = 3;
+/** uid/gid of the `redis` user in the official image. */
+const REDIS_UID = 999;
+
+const replicated = (ctx: RenderContext) => ctx.replicas > 1;
+
+/** Base redis.conf: everything but secrets and the per-pod replication lines. */
+export function baseRedisConf(ctx: RenderContext): string {
+  const persistent = !ctx.storage.ephemeral;
+  const lines: Record<string, string> = {
+    bind: '* -::*',
+    port: String(REDIS_PORT),
+    dir: '/data',
+    'protected-mode': 'no',
+    appendonly: persistent ? 'yes' : 'no',
+    save: persistent ? '"3600 1 300 100 60 10000"' : '""',
+    'replica-read-only': 'yes',
+    'replica-announce-hostnames': 'yes',
+    'tcp-keepalive': '60',
+    ...ctx.config,
+  };
+  return `${Object.entries(lines)
+    .map(([k, v]) => `${k} ${v}`)
+    .join('\n')}\n`;
+}
+
+/**
+ * Start script for a Redis pod. It asks the Sentinels who the primary is; with no answer, pod 0
+ * is primary. Passwords come from env and are written to a file on an emptyDir, never argv.
+ */
+function redisStart(ctx: RenderContext): string {
+  const n = ctx.names;
+  const self = `"$POD_NAME.${ctx.serviceHost(n.headless)}"`;
+  return `#!/bin/sh
+set -eu
+conf=/run/redis/redis.conf
+umask 077
+{
+  echo "include /etc/redis/base/redis.conf"
+  echo "requirepass \\"$REDIS_PASSWORD\\""
+  echo "masterauth \\"$REDIS_PASSWORD\\""
+  echo "replica-announce-ip ${self}"
+} > "$conf"
+${
+  replicated(ctx)
+    ? `export REDISCLI_AUTH="$REDIS_PASSWORD"
+primary=""
+if reply=$(timeout 5 redis-cli -h ${ctx.serviceHost(n.companion)} -p ${SENTINEL_PORT} --raw sentinel get-master-addr-by-name ${SENTINEL_MASTER} 2>/dev/null); then
+  primary=$(echo "$reply" | head -n 1)
+fi
+if [ -z "$primary" ]; then primary="${ctx.podHost(n.workload, n.headless, 0)}"; fi
+if [ "$primary" != ${self} ]; then echo "replicaof $primary ${REDIS_PORT}" >> "$conf"; fi
+`
+    : ''
+}exec redis-server "$conf"
+`;
+}
+
+/** Start script for a Sentinel: find the current primary, write a writable sentinel.conf. */
+function sentinelStart(ctx: RenderContext): string {
+  const n = ctx.names;
+  const quorum = Math.floor(SENTINELS / 2) + 1;
+  return `#!/bin/sh
+set -eu
+conf=/run/sentinel/sentinel.conf
+umask 077
+export REDISCLI_AUTH="$REDIS_PASSWORD"
+primary=""
+if reply=$(timeout 5 redis-cli -h ${ctx.serviceHost(n.companion)} -p ${SENTINEL_PORT} --raw sentinel get-master-addr-by-name ${SENTINEL_MASTER} 2>/dev/null); then
+  primary=$(echo "$reply" | head -n 1)
+fi
+if [ -z "$primary" ]; then primary="${ctx.podHost(n.workload, n.headless, 0)}"; fi
+cat > "$conf" <<CONF
+port ${SENTINEL_PORT}
+dir /run/sentinel
+sentinel resolve-hostnames yes
+sentinel announce-hostnames yes
+sentinel announce-ip $POD_NAME.${ctx.serviceHost(n.companionHeadless)}
+requirepass "$REDIS_PASSWORD"
+sentinel sentinel-pass "$REDIS_PASSWORD"
+sentinel monitor ${SENTINEL_MASTER} $primary ${REDIS_PORT} ${quorum}
+sentinel auth-pass ${SENTINEL_MASTER} "$REDIS_PASSWORD"
+sentinel down-after-milliseconds ${SENTINEL_MASTER} 5000
+sentinel failover-timeout ${SENTINEL_MASTER} 60000
+sentinel parallel-syncs ${SENTINEL_MASTER} 1
+CONF
+exec redis-server "$conf" --sentinel
+`;
+}
+
+const pingProbe = (p: number, seconds: number, failures: number): k8s.Probe => ({
+  exec: { command: ['sh', '-c', `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p ${p} ping | grep -q PONG`] },
+  periodSeconds: seconds,
+  timeoutSeconds: 5,
+  failureThreshold: failures,
+});
+
+export const redis: EngineModule = {
+  name: 'redis',
+  internalKeys: [],
+
+  endpoint(ctx) {
+    if (replicated(ctx)) {
+      const host = ctx.serviceHost(ctx.names.companion);
+      return {
+        host,
+        port: SENTINEL_PORT,
+        url: `redis+sentinel://${host}:${SENTINEL_PORT}/${SENTINEL_MASTER}`,
+      };
+    }
+    const host = ctx.serviceHost(ctx.names.workload);
+    return { host, port: REDIS_PORT, url: `redis://${host}:${REDIS_PORT}` };
+  },
+
+  binding(ctx) {
+    const ep = this.endpoint(ctx);
+    const pw = encodeURIComponent(ctx.credentials.password);
+    if (replicated(ctx)) {
+      return {
+        type: 'redis',
+        uri: `redis+sentinel://:${pw}@${ep.host}:${ep.port}/${SENTINEL_MASTER}`,
+        extra: { 'sentinel.master': SENTINEL_MASTER, 'sentinel.nodes': `${ep.host}:${ep.port}` },
+      };
+    }
+    return { type: 'redis', uri: `redis://:${pw}@${ep.host}:${ep.port}` };
+  },
+
+  render(chart: Chart, ctx: RenderContext) {
+    const n = ctx.names;
+    const files = {
+      'redis.conf': baseRedisConf(ctx),
+      'start-redis.sh': redisStart(ctx),
+      ...(replicated(ctx) ? { 'start-sentinel.sh': sentinelStart(ctx) } : {}),
+    };
+    configMap(chart, ctx, { name: n.config, component: 'config', data: files });
+    const hash = configHash(files);
+    const env: k8s.EnvVar[] = [
+      fieldEnv('POD_NAME', 'metadata.name'),
+      credentialEnv(ctx, 'REDIS_PASSWORD', 'password'),
+    ];
+    const volumes: k8s.Volume[] = [
+      { name: 'config', configMap: { name: n.config, defaultMode: 0o555 } },
+      { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: q('16Mi') } },
+    ];
+
+    statefulSet(chart, ctx, {
+      name: n.workload,
+      headless: n.headless,
+      component: 'broker',
+      replicas: ctx.replicas,
+      persistent: true,
+      uid: REDIS_UID,
+      annotations: { 'mqop.dev/config-hash': hash },
+      terminationGracePeriodSeconds: 30,
+      volumes,
+      containers: [
+        {
+          name: 'redis',
+          image: ctx.image,
+          command: ['sh', '/etc/redis/base/start-redis.sh'],
+          env,
+          ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }],
+          resources: containerResources(ctx, {
+            requests: { cpu: '100m', memory: '256Mi' },
+            limits: { memory: '1Gi' },
+          }),
+          readinessProbe: { ...pingProbe(REDIS_PORT, 5, 3), initialDelaySeconds: 3 },
+          livenessProbe: {
+            tcpSocket: { port: port(REDIS_PORT) },
+            initialDelaySeconds: 15,
+            periodSeconds: 10,
+            failureThreshold: 6,
+          },
+          securityContext: restrictedContainerSecurityContext(),
+          volumeMounts: [
+            { name: DATA_VOLUME, mountPath: '/data' },
+            { name: 'config', mountPath: '/etc/redis/base', readOnly: true },
+            { name: 'run', mountPath: '/run/redis' },
+          ],
+        },
+      ],
+    });
+    headlessService(chart, ctx, {
+      name: n.headless,
+      component: 'broker',
+      ports: [{ name: 'redis', port: REDIS_PORT, appProtocol: 'redis' }],
+    });
+    podDisruptionBudget(chart, ctx, { name: n.workload, component: 'broker', replicas: ctx.replicas });
+
+    if (!replicated(ctx)) {
+      clientService(chart, ctx, {
+        name: n.workload,
+        component: 'broker',
+        ports: [{ name: 'redis', port: REDIS_PORT, appProtocol: 'redis' }],
+      });
+      return;
+    }
+
+    statefulSet(chart, ctx, {
+      name: n.companion,
+      headless: n.companionHeadless,
+      component: 'sentinel',
+      replicas: SENTINELS,
+      persistent: false,
+      uid: REDIS_UID,
+      annotations: { 'mqop.dev/config-hash': hash },
+      volumes: [
+        { name: 'config', configMap: { name: n.config, defaultMode: 0o555 } },
+        { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: q('16Mi') } },
+      ],
+      containers: [
+        {
+          name: 'sentinel',
+          image: ctx.image,
+          command: ['sh', '/etc/redis/base/start-sentinel.sh'],
+          env,
+          ports: [{ name: 'sentinel', containerPort: SENTINEL_PORT, protocol: 'TCP' }],
+          resources: containerResources(ctx, {
+            requests: { cpu: '50m', memory: '64Mi' },
+            limits: { memory: '128Mi' },
+          }),
+          readinessProbe: { ...pingProbe(SENTINEL_PORT, 5, 3), initialDelaySeconds: 3 },
+          livenessProbe: {
+            tcpSocket: { port: port(SENTINEL_PORT) },
+            initialDelaySeconds: 15,
+            periodSeconds: 10,
+          },
+          securityContext: restrictedContainerSecurityContext(),
+          volumeMounts: [
+            { name: 'config', mountPath: '/etc/redis/base', readOnly: true },
+            { name: 'run', mountPath: '/run/sentinel' },
+          ],
+        },
+      ],
+    });
+    headlessService(chart, ctx, {
+      name: n.companionHeadless,
+      component: 'sentinel',
+      ports: [{ name: 'sentinel', port: SENTINEL_PORT }],
+    });
+    clientService(chart, ctx, {
+      name: n.companion,
+      component: 'sentinel',
+      ports: [{ name: 'sentinel', port: SENTINEL_PORT }],
+    });
+    podDisruptionBudget(chart, ctx, { name: n.companion, component: 'sentinel', replicas: SENTINELS });
+  },
+};

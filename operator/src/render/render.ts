@@ -1,0 +1,130 @@
+/**
+ * `render(cr, inputs)`: the pure function from a MessageQueue to the Kubernetes objects mqop
+ * applies. Engine modules add their own objects; this module adds what every engine shares (the
+ * connection Secret, the NetworkPolicy, owner references) and returns plain JSON.
+ */
+import { App, Chart } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-34';
+import type { MessageQueue } from '../api/types.ts';
+import { API_VERSION, KIND } from '../api/types.ts';
+import { engineModule } from '../engines/index.ts';
+import { type RenderContext, type RenderInputs, renderContext } from './context.ts';
+import { objectLabels } from './labels.ts';
+import { secret } from './workload.ts';
+
+/** A rendered Kubernetes object as plain JSON. */
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: unknown[];
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
+
+export interface Rendered {
+  /** Objects mqop owns: applied with owner references, pruned when no longer desired. */
+  objects: K8sObject[];
+  /**
+   * Partial objects server-side applied into objects mqop does not own (the ZeroMQ sidecar in a
+   * user's Deployment). No owner reference: deleting the MessageQueue must not delete them.
+   */
+  patches: K8sObject[];
+}
+
+/** Annotation marking a rendered object as a partial patch for another owner's object. */
+export const PATCH_ANNOTATION = 'mqop.dev/patch';
+
+/** servicebinding.io connection Secret: type, provider, host, port, username, password, uri. */
+function connectionSecret(chart: Chart, ctx: RenderContext): void {
+  const mod = engineModule(ctx.engine);
+  const ep = mod.endpoint(ctx);
+  const b = mod.binding(ctx);
+  const data: Record<string, string> = {
+    type: b.type,
+    provider: 'mqop',
+    host: ep.host,
+    port: String(ep.port),
+    uri: b.uri,
+    ...(b.extra ?? {}),
+  };
+  if (ctx.credentials.username || ctx.credentials.password) {
+    data.username = ctx.credentials.username;
+    data.password = ctx.credentials.password;
+  }
+  secret(chart, ctx, {
+    name: ctx.names.connection,
+    component: 'connection',
+    data,
+    type: `servicebinding.io/${b.type}`,
+  });
+}
+
+/**
+ * Optional NetworkPolicy: pods of this MessageQueue talk to each other freely; clients reach them
+ * from the listed peers (default: the same namespace) and from the operator's namespace.
+ */
+function networkPolicy(chart: Chart, ctx: RenderContext): void {
+  if (!ctx.networkPolicy.enabled) return;
+  const instance = { 'app.kubernetes.io/instance': ctx.name, 'app.kubernetes.io/name': ctx.engine };
+  const peers: k8s.NetworkPolicyPeer[] = [{ podSelector: { matchLabels: instance } }];
+  const allow = ctx.networkPolicy.allowFrom ?? [];
+  if (allow.length === 0) peers.push({ podSelector: {} });
+  for (const p of allow) peers.push({ namespaceSelector: p.namespaceSelector, podSelector: p.podSelector });
+  if (ctx.operatorNamespace) {
+    peers.push({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ctx.operatorNamespace } },
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'mqop' } },
+    });
+  }
+  new k8s.KubeNetworkPolicy(chart, `${ctx.names.networkPolicy}-netpol`, {
+    metadata: { name: ctx.names.networkPolicy, labels: objectLabels(ctx, 'network-policy') },
+    spec: {
+      podSelector: { matchLabels: instance },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: peers }],
+    },
+  });
+}
+
+/** Owner reference to the MessageQueue, when it has a uid (it does once it exists). */
+function ownerReference(cr: MessageQueue): unknown[] | undefined {
+  if (!cr.metadata.uid) return undefined;
+  return [
+    {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      name: cr.metadata.name,
+      uid: cr.metadata.uid,
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
+}
+
+/** Renders every object for a MessageQueue. Pure: same CR and inputs, same bytes. */
+export function render(cr: MessageQueue, inputs: RenderInputs = {}): Rendered {
+  const ctx = renderContext(cr, inputs);
+  const app = new App();
+  const chart = new Chart(app, ctx.name, { namespace: ctx.namespace, disableResourceNameHashes: true });
+  engineModule(ctx.engine).render(chart, ctx);
+  connectionSecret(chart, ctx);
+  networkPolicy(chart, ctx);
+  const owners = ownerReference(cr);
+  const objects: K8sObject[] = [];
+  const patches: K8sObject[] = [];
+  for (const o of chart.toJson() as K8sObject[]) {
+    if (o.metadata.annotations?.[PATCH_ANNOTATION]) {
+      patches.push(o);
+    } else {
+      if (owners) o.metadata.ownerReferences = owners;
+      objects.push(o);
+    }
+  }
+  return { objects, patches };
+}

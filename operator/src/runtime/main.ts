@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * The one mqop CLI. Subcommands: `render` (now), and `operator`, `smoke`, `bench`, `zmq-proxy`
+ * as they land. One binary, one image.
+ */
+import { parseArgs } from 'node:util';
+import { renderFile } from '../cli/render-command.ts';
+
+const USAGE = `mqop - a Kubernetes operator for message queues
+
+Usage:
+  mqop render -f <file> [--image-registry R] [--operator-image I] [--operator-namespace N]
+      Print the manifests mqop applies for each MessageQueue in <file>, as YAML.
+      Credentials are placeholders: the controller reads the real ones from Secrets.
+  mqop --help
+`;
+
+/** Runs the CLI; returns the process exit code. */
+export function main(argv: string[]): number {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  try {
+    switch (command) {
+      case 'render': {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            file: { type: 'string', short: 'f' },
+            'image-registry': { type: 'string' },
+            'operator-image': { type: 'string' },
+            'operator-namespace': { type: 'string' },
+          },
+        });
+        if (!values.file) throw new Error('render needs -f <file>');
+        process.stdout.write(
+          renderFile({
+            file: values.file,
+            imageRegistry: values['image-registry'],
+            operatorImage: values['operator-image'],
+            operatorNamespace: values['operator-namespace'],
+          }),
+        );
+        return 0;
+      }
+      default:
+        process.stderr.write(`mqop: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    process.stderr.write(`mqop ${command}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) process.exitCode = main(process.argv.slice(2));
