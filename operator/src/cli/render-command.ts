@@ -56,7 +56,7 @@ export function renderFile(opts: RenderOptions): string {
     const credentials = ENGINE_TRAITS[engine].supportsAuth
       ? { username: opts.username ?? 'mqop', password: opts.password ?? PLACEHOLDER_PASSWORD }
       : undefined;
-    const internal = Object.fromEntries(mod.internalKeys.map((k) => [k, `placeholder-${k}`]));
+    const internal = Object.fromEntries(Object.keys(mod.internal).map((k) => [k, `placeholder-${k}`]));
     const inputs: RenderInputs = {
       credentials,
       internal,

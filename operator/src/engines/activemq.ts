@@ -3,7 +3,7 @@ import type { EngineModule } from './types.ts';
 
 export const activemq: EngineModule = {
   name: 'activemq',
-  internalKeys: [],
+  internal: {},
   endpoint(ctx) {
     const host = ctx.serviceHost(ctx.names.workload);
     return { host, port: 1, url: `activemq://${host}:1` };

@@ -3,7 +3,7 @@ import type { EngineModule } from './types.ts';
 
 export const kafka: EngineModule = {
   name: 'kafka',
-  internalKeys: [],
+  internal: {},
   endpoint(ctx) {
     const host = ctx.serviceHost(ctx.names.workload);
     return { host, port: 1, url: `kafka://${host}:1` };

@@ -3,7 +3,7 @@ import type { EngineModule } from './types.ts';
 
 export const rabbitmq: EngineModule = {
   name: 'rabbitmq',
-  internalKeys: [],
+  internal: {},
   endpoint(ctx) {
     const host = ctx.serviceHost(ctx.names.workload);
     return { host, port: 1, url: `rabbitmq://${host}:1` };

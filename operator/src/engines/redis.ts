@@ -129,7 +129,7 @@ const pingProbe = (p: number, seconds: number, failures: number): k8s.Probe => (
 
 export const redis: EngineModule = {
   name: 'redis',
-  internalKeys: [],
+  internal: {},
 
   endpoint(ctx) {
     if (replicated(ctx)) {

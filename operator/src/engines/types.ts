@@ -19,8 +19,12 @@ export interface Binding {
 
 export interface EngineModule {
   name: EngineName;
-  /** Keys of generated engine-internal values the controller creates once (e.g. `erlang-cookie`). */
-  internalKeys: readonly string[];
+  /**
+   * Engine-internal values the controller generates once and keeps in the internal Secret
+   * (`<cr>-<engine>-internal`), by key, e.g. `erlang-cookie`. Each generator gets 32 random bytes
+   * and returns the value in the engine's format; render reads them back from `ctx.internal`.
+   */
+  internal: Record<string, (random: Uint8Array) => string>;
   /** Where clients connect. Never a secret. */
   endpoint(ctx: RenderContext): Endpoint;
   /** servicebinding.io fields for the connection Secret. */

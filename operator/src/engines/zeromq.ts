@@ -3,7 +3,7 @@ import type { EngineModule } from './types.ts';
 
 export const zeromq: EngineModule = {
   name: 'zeromq',
-  internalKeys: [],
+  internal: {},
   endpoint(ctx) {
     const host = ctx.serviceHost(ctx.names.workload);
     return { host, port: 1, url: `zeromq://${host}:1` };

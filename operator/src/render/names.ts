@@ -53,7 +53,7 @@ export function derivedNames(cr: string, engine: EngineName): DerivedNames {
     workload: base,
     headless: `${base}-headless`,
     config: `${base}-config`,
-    configSecret: `${base}-config`,
+    configSecret: `${base}-config-secret`,
     credentials: `${cr}-credentials`,
     internal: `${base}-internal`,
     connection: `${cr}-connection`,
