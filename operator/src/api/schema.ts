@@ -72,9 +72,42 @@ const stringMap = (description: string, maxProperties = 64): JSONSchemaProps => 
   additionalProperties: { type: 'string', maxLength: 4096 },
 });
 
+/** Kubernetes qualified name (label and annotation keys): optional DNS prefix, then a name. */
+const QUALIFIED_NAME =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+
+/** A map of Kubernetes labels: qualified-name keys, label-value values. */
+const labelMap = (description: string, what: string): JSONSchemaProps => ({
+  type: 'object',
+  description,
+  maxProperties: 32,
+  additionalProperties: {
+    type: 'string',
+    maxLength: 63,
+    pattern: '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$',
+  },
+  'x-kubernetes-validations': [
+    {
+      rule: `self.all(k, k.size() <= 316 && k.matches(r'${QUALIFIED_NAME}'))`,
+      message: `${what} keys must be Kubernetes label keys: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' or '.'`,
+    },
+  ],
+});
+
+/** A map of Kubernetes annotations: qualified-name keys, any values. */
+const annotationMap = (description: string, what: string): JSONSchemaProps => ({
+  ...stringMap(description, 32),
+  'x-kubernetes-validations': [
+    {
+      rule: `self.all(k, k.size() <= 316 && k.matches(r'${QUALIFIED_NAME}'))`,
+      message: `${what} keys must be Kubernetes annotation keys: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' or '.'`,
+    },
+  ],
+});
+
 const labelSelector: JSONSchemaProps = {
   type: 'object',
-  properties: { matchLabels: stringMap('Labels the peer must carry.', 32) },
+  properties: { matchLabels: labelMap('Labels the peer must carry.', 'matchLabels') },
 };
 
 const list = (values: readonly (string | number)[]) => `[${values.map((v) => JSON.stringify(v)).join(', ')}]`;
@@ -214,7 +247,11 @@ export const specSchema: JSONSchemaProps = {
       },
     },
     config: {
-      ...stringMap('Engine-native settings merged into the generated configuration file.'),
+      type: 'object',
+      description: 'Engine-native settings merged into the generated configuration file.',
+      maxProperties: 64,
+      // One line each: a newline in a value would smuggle extra directives into the config file.
+      additionalProperties: { type: 'string', maxLength: 1024, pattern: '^[^\\r\\n]*$' },
       'x-kubernetes-validations': [
         {
           rule: 'self.all(k, k.size() <= 128 && k.matches("^[A-Za-z0-9][A-Za-z0-9._-]*$"))',
@@ -227,7 +264,7 @@ export const specSchema: JSONSchemaProps = {
       description: 'The client Service.',
       properties: {
         type: { type: 'string', enum: ['ClusterIP', 'NodePort', 'LoadBalancer'], default: 'ClusterIP' },
-        annotations: stringMap('Annotations for the client Service.', 32),
+        annotations: annotationMap('Annotations for the client Service.', 'service.annotations'),
       },
     },
     podTemplate: {
@@ -235,8 +272,9 @@ export const specSchema: JSONSchemaProps = {
       description: 'Pod-level overrides applied to every broker pod.',
       properties: {
         labels: {
-          ...stringMap('Extra pod labels.', 32),
+          ...labelMap('Extra pod labels.', 'podTemplate.labels'),
           'x-kubernetes-validations': [
+            ...(labelMap('', 'podTemplate.labels')['x-kubernetes-validations'] ?? []),
             {
               rule: 'self.all(k, !k.startsWith("app.kubernetes.io/"))',
               message:
@@ -244,8 +282,8 @@ export const specSchema: JSONSchemaProps = {
             },
           ],
         },
-        annotations: stringMap('Extra pod annotations.', 32),
-        nodeSelector: stringMap('Node selector.', 32),
+        annotations: annotationMap('Extra pod annotations.', 'podTemplate.annotations'),
+        nodeSelector: labelMap('Node selector.', 'podTemplate.nodeSelector'),
         tolerations: {
           type: 'array',
           maxItems: 32,
