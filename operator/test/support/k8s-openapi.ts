@@ -33,7 +33,10 @@ function convert(node: unknown): unknown {
   const out: Schema = {};
   for (const [k, v] of Object.entries(s)) {
     if (k.startsWith('x-kubernetes-') || k === 'format') continue;
-    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Schema).map(([pk, pv]) => [pk, convert(pv)])) : convert(v);
+    out[k] =
+      k === 'properties'
+        ? Object.fromEntries(Object.entries(v as Schema).map(([pk, pv]) => [pk, convert(pv)]))
+        : convert(v);
   }
   if (out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
   return out;
@@ -56,8 +59,11 @@ export function k8sValidator(): K8sValidator {
   const byGvk = new Map<string, string>();
   for (const [name, def] of Object.entries(swagger.definitions)) {
     definitions[name] = convert(def);
-    for (const gvk of (def['x-kubernetes-group-version-kind'] as { group: string; version: string; kind: string }[]) ??
-      []) {
+    for (const gvk of (def['x-kubernetes-group-version-kind'] as {
+      group: string;
+      version: string;
+      kind: string;
+    }[]) ?? []) {
       byGvk.set(`${gvk.group ? `${gvk.group}/` : ''}${gvk.version}/${gvk.kind}`, name);
     }
   }
@@ -81,7 +87,8 @@ export function k8sValidator(): K8sValidator {
       }
       if (fn(obj as unknown)) return [];
       return (fn.errors ?? []).map(
-        (e) => `${kind}: ${e.instancePath || '/'} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`,
+        (e) =>
+          `${kind}: ${e.instancePath || '/'} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`,
       );
     },
   };
