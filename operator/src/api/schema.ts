@@ -315,7 +315,14 @@ export const specSchema: JSONSchemaProps = {
         intervalSeconds: { type: 'integer', minimum: 10, maximum: 86400, default: 300 },
         messages: { type: 'integer', minimum: 1, maximum: 10000, default: 10 },
         messageBytes: { type: 'integer', minimum: 1, maximum: 1048576, default: 1024 },
-        timeoutSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 60 },
+        // No schema default: a fixed 60 would refuse a short interval. The smoke scheduler
+        // uses min(60, intervalSeconds / 2) when it is unset.
+        timeoutSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 600,
+          description: 'Per-run timeout; default min(60, intervalSeconds / 2).',
+        },
       },
       'x-kubernetes-validations': [
         {

@@ -10,6 +10,7 @@ import { API_VERSION, KIND } from '../api/types.ts';
 import { engineModule } from '../engines/index.ts';
 import { type RenderContext, type RenderInputs, renderContext } from './context.ts';
 import { objectLabels } from './labels.ts';
+import { PATCH_ANNOTATION } from './patch.ts';
 import { secret } from './workload.ts';
 
 /** A rendered Kubernetes object as plain JSON. */
@@ -37,8 +38,7 @@ export interface Rendered {
   patches: K8sObject[];
 }
 
-/** Annotation marking a rendered object as a partial patch for another owner's object. */
-export const PATCH_ANNOTATION = 'mqop.dev/patch';
+export { PATCH_ANNOTATION };
 
 /** servicebinding.io connection Secret: type, provider, host, port, username, password, uri. */
 function connectionSecret(chart: Chart, ctx: RenderContext): void {
