@@ -51,8 +51,8 @@ describe(`render: random valid specs validate against Kubernetes ${K8S_MIN_VERSI
           }
           for (const p of patches) {
             // A partial Deployment is not a whole object; its containers must each be valid.
-            const containers = (p as { spec: { template: { spec: { containers: unknown[] } } } }).spec
-              .template.spec.containers;
+            const containers = (p as unknown as { spec: { template: { spec: { containers: unknown[] } } } })
+              .spec.template.spec.containers;
             for (const c of containers) {
               assert.deepEqual(
                 validator.validate({
