@@ -1,20 +1,26 @@
 /**
- * Writes crds/messagequeues.mqop.dev.yaml from the TypeScript schema. `--check` exits 1 when the
- * checked-in file differs (used by CI through the drift test as well).
+ * Writes crds/messagequeues.mqop.dev.yaml and docs/api.md from the TypeScript schema. `--check`
+ * exits 1 when a checked-in file differs (the drift test checks the same).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { CRD_PATH, crdYaml } from '../operator/src/api/crd-file.ts';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { API_DOC_PATH, apiDoc, CRD_PATH, crdYaml } from '../operator/src/api/crd-file.ts';
 
 const check = process.argv.includes('--check');
-const want = crdYaml();
-if (check) {
-  const have = readFileSync(CRD_PATH, 'utf8');
-  if (have !== want) {
-    console.error(`${CRD_PATH} is out of date: run npm run gen:crds`);
-    process.exit(1);
+let stale = false;
+for (const [path, want] of [
+  [CRD_PATH, crdYaml()],
+  [API_DOC_PATH, apiDoc()],
+] as const) {
+  if (check) {
+    if (readFileSync(path, 'utf8') !== want) {
+      console.error(`${path} is out of date: run npm run gen:crds`);
+      stale = true;
+    }
+  } else {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, want);
+    console.log(`wrote ${path}`);
   }
-  console.log(`${CRD_PATH} is up to date`);
-} else {
-  writeFileSync(CRD_PATH, want);
-  console.log(`wrote ${CRD_PATH}`);
 }
+if (stale) process.exit(1);

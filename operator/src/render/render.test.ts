@@ -6,6 +6,9 @@ import { engineModule } from '../engines/index.ts';
 import { renderContext, rewriteRegistry } from './context.ts';
 import { type K8sObject, render } from './render.ts';
 
+// Deep reads into rendered JSON in assertions; a wrong path fails the assertion.
+// biome-ignore lint/suspicious/noExplicitAny: test-only deep access
+type Any = any;
 const PASSWORD = 'Pa55/w:rd@unique';
 const cr = (spec: MessageQueueSpec, name = 'orders'): MessageQueue => ({
   apiVersion: 'mqop.dev/v1alpha1',
@@ -97,7 +100,7 @@ describe('shared rendering rules', () => {
       cr({ engine: 'redis', storage: { size: '3Gi', deleteClaim: true } }),
       inputs('redis'),
     );
-    const [p] = find(keep.objects, 'StatefulSet') as unknown as { spec: Record<string, any> }[];
+    const [p] = find(keep.objects, 'StatefulSet') as unknown as { spec: Record<string, Any> }[];
     assert.equal(p?.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '3Gi');
     assert.equal(p?.spec.persistentVolumeClaimRetentionPolicy.whenDeleted, 'Delete');
   });
@@ -132,7 +135,7 @@ describe('shared rendering rules', () => {
       }),
       inputs('redis'),
     );
-    const [sts] = find(objects, 'StatefulSet') as unknown as { spec: Record<string, any> }[];
+    const [sts] = find(objects, 'StatefulSet') as unknown as { spec: Record<string, Any> }[];
     assert.equal(sts?.spec.template.metadata.labels.team, 'a');
     assert.equal(sts?.spec.selector.matchLabels.team, undefined);
     assert.deepEqual(sts?.spec.template.spec.nodeSelector, { disk: 'ssd' });
