@@ -115,7 +115,7 @@ export function statefulSet(chart: Chart, ctx: RenderContext, input: StatefulSet
   // An ephemeral data-keeping workload gets its `data` volume as an emptyDir instead of a claim.
   const volumes =
     input.persistent && !persistent
-      ? [...(input.volumes ?? []), { name: DATA_VOLUME, emptyDir: {} }]
+      ? [...(input.volumes ?? []), { name: DATA_VOLUME, emptyDir: { sizeLimit: q(ctx.storage.size) } }]
       : input.volumes;
   const template = podTemplate(ctx, { ...input, volumes });
   new k8s.KubeStatefulSet(chart, `sts-${input.name}`, {
