@@ -119,7 +119,7 @@ test('persistent storage is a claim template; ephemeral is an emptyDir that Kaha
   assert.equal(eph.spec.volumeClaimTemplates, undefined);
   assert.deepEqual(
     eph.spec.template.spec.volumes.find((v: Any) => v.name === 'data'),
-    { name: 'data', emptyDir: {} },
+    { name: 'data', emptyDir: { sizeLimit: '8Gi' } },
   );
   assert.match(xml(objs), /persistent="true"/);
   assert.match(xml(objs), /<kahaDB directory="\/var\/lib\/activemq\/kahadb"\/>/);

@@ -95,7 +95,12 @@ describe('shared rendering rules', () => {
     const eph = render(cr({ engine: 'redis', storage: { ephemeral: true } }), inputs('redis'));
     const [sts] = find(eph.objects, 'StatefulSet') as unknown as { spec: Record<string, unknown> }[];
     assert.equal(sts?.spec.volumeClaimTemplates, undefined);
-    assert.ok(JSON.stringify(sts).includes('"name":"data","emptyDir":{"sizeLimit":"8Gi"}'), 'data is an emptyDir capped at the default size');
+    const vols = (sts?.spec.template as Any).spec.volumes as { name: string; emptyDir?: unknown }[];
+    assert.deepEqual(
+      vols.find((v) => v.name === 'data')?.emptyDir,
+      { sizeLimit: '8Gi' },
+      'data is a capped emptyDir',
+    );
     const keep = render(
       cr({ engine: 'redis', storage: { size: '3Gi', deleteClaim: true } }),
       inputs('redis'),
