@@ -166,7 +166,7 @@ describe('rabbitmq renderer', () => {
     assert.equal(sts.spec.volumeClaimTemplates, undefined);
     assert.deepEqual(
       podSpec(objs).volumes.find((v: Any) => v.name === 'data'),
-      { name: 'data', emptyDir: {} },
+      { name: 'data', emptyDir: { sizeLimit: '8Gi' } },
     );
   });
 
