@@ -55,8 +55,6 @@ export const QUANTITY_PATTERN =
 const POSITIVE_QUANTITY_PATTERN = '^(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[kMGTPE])?$';
 /** RFC 1123 DNS subdomain, as used for object names. */
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-/** RFC 1123 DNS label. */
-const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 
 const quantity = (description: string, positive = false): JSONSchemaProps => ({
   description,

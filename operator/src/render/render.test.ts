@@ -95,7 +95,7 @@ describe('shared rendering rules', () => {
     const eph = render(cr({ engine: 'redis', storage: { ephemeral: true } }), inputs('redis'));
     const [sts] = find(eph.objects, 'StatefulSet') as unknown as { spec: Record<string, unknown> }[];
     assert.equal(sts?.spec.volumeClaimTemplates, undefined);
-    const vols = (sts?.spec.template as Any).spec.volumes as { name: string; emptyDir?: unknown }[];
+    const vols = (sts as Any).spec.template.spec.volumes as { name: string; emptyDir?: unknown }[];
     assert.deepEqual(
       vols.find((v) => v.name === 'data')?.emptyDir,
       { sizeLimit: '8Gi' },
