@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { renderFile } from '../cli/render-command.ts';
+import { smokeCommand } from '../cli/smoke-command.ts';
 
 const USAGE = `mqop - a Kubernetes operator for message queues
 
@@ -12,11 +13,16 @@ Usage:
   mqop render -f <file> [--image-registry R] [--operator-image I] [--operator-namespace N]
       Print the manifests mqop applies for each MessageQueue in <file>, as YAML.
       Credentials are placeholders: the controller reads the real ones from Secrets.
+  mqop smoke --engine E --url U [--secret-file F] [--messages N] [--message-bytes B]
+             [--timeout S] [--output table|json]
+      Produce and consume messages through a broker and report what arrived.
+      Credentials come from a servicebinding Secret (directory or manifest) or
+      MQOP_SMOKE_PASSWORD; never from a flag.
   mqop --help
 `;
 
 /** Runs the CLI; returns the process exit code. */
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
@@ -45,6 +51,8 @@ export function main(argv: string[]): number {
         );
         return 0;
       }
+      case 'smoke':
+        return await smokeCommand(rest);
       default:
         process.stderr.write(`mqop: unknown command "${command}"\n\n${USAGE}`);
         return 2;
@@ -55,4 +63,4 @@ export function main(argv: string[]): number {
   }
 }
 
-if (import.meta.main) process.exitCode = main(process.argv.slice(2));
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
