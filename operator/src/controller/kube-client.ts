@@ -1,0 +1,196 @@
+/**
+ * A small REST client over the KubeConfig's TLS and auth settings. mqop needs a handful of verbs
+ * (get, list, server-side apply, merge patch, create, delete) with exact control over content
+ * types and with every write counted, so it speaks REST directly rather than through generated
+ * API classes.
+ */
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { type ResourceType, resourcePath, typeOf } from './resources.ts';
+
+/** An error answer of the API server, with its HTTP status and Kubernetes reason. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { uid: string; kind: string; name: string; controller?: boolean }[];
+    finalizers?: string[];
+    deletionTimestamp?: string;
+    creationTimestamp?: string;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
+
+export interface KubeList<T> {
+  items: T[];
+  metadata: { resourceVersion?: string; continue?: string };
+}
+
+type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'update' | 'delete';
+
+/** Called for each request; tests and metrics count writes with it. */
+export type RequestObserver = (verb: Verb, path: string, status: number) => void;
+
+export class KubeClient {
+  readonly kc: KubeConfig;
+  private readonly server: URL;
+  private readonly observers: RequestObserver[] = [];
+
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+  }
+
+  onRequest(o: RequestObserver): void {
+    this.observers.push(o);
+  }
+
+  /** One HTTP request; JSON in and out; non-2xx answers throw ApiError. */
+  async request<T>(
+    verb: Verb,
+    method: string,
+    path: string,
+    opts: { body?: unknown; contentType?: string; query?: Record<string, string | undefined> } = {},
+  ): Promise<T> {
+    const url = new URL(path, this.server);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    const options: https.RequestOptions = {
+      method,
+      headers: { Accept: 'application/json' } as Record<string, string>,
+      timeout: 30_000,
+    };
+    await this.kc.applyToHTTPSOptions(options);
+    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    if (payload !== undefined) {
+      (options.headers as Record<string, string>)['Content-Type'] = opts.contentType ?? 'application/json';
+    }
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = https.request(url, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`request to ${url.pathname} timed out`)));
+      req.on('error', reject);
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+    for (const o of this.observers) o(verb, url.pathname, status);
+    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    if (status < 200 || status >= 300) {
+      throw new ApiError(status, String(json.reason ?? status), String(json.message ?? text.slice(0, 500)));
+    }
+    return json as T;
+  }
+
+  get<T = KubeObject>(t: ResourceType, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>('get', 'GET', resourcePath(t, namespace, name));
+  }
+
+  /** Reads an object, or undefined when it does not exist. */
+  async getOrUndefined<T = KubeObject>(t: ResourceType, namespace: string | undefined, name: string) {
+    try {
+      return await this.get<T>(t, namespace, name);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  list<T = KubeObject>(t: ResourceType, namespace?: string, labelSelector?: string): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>('list', 'GET', resourcePath(t, namespace), { query: { labelSelector } });
+  }
+
+  create<T = KubeObject>(obj: KubeObject): Promise<T> {
+    const t = typeOf(obj);
+    return this.request<T>('create', 'POST', resourcePath(t, obj.metadata.namespace), {
+      body: obj,
+      query: { fieldManager: 'mqop' },
+    });
+  }
+
+  /** Server-side apply with our field manager; `force` takes over fields other managers hold. */
+  apply<T = KubeObject>(obj: KubeObject, fieldManager = 'mqop', force = true): Promise<T> {
+    const t = typeOf(obj);
+    return this.request<T>('apply', 'PATCH', resourcePath(t, obj.metadata.namespace, obj.metadata.name), {
+      body: obj,
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager, force: force ? 'true' : undefined },
+    });
+  }
+
+  /** JSON merge patch, optionally of a subresource (`status`). */
+  mergePatch<T = KubeObject>(
+    t: ResourceType,
+    namespace: string,
+    name: string,
+    body: unknown,
+    subresource?: string,
+  ) {
+    const path = resourcePath(t, namespace, name) + (subresource ? `/${subresource}` : '');
+    return this.request<T>('patch', 'PATCH', path, {
+      body,
+      contentType: 'application/merge-patch+json',
+      query: { fieldManager: 'mqop' },
+    });
+  }
+
+  /** JSON patch (RFC 6902), e.g. to add or remove one finalizer with a `test` guard. */
+  jsonPatch<T = KubeObject>(t: ResourceType, namespace: string, name: string, ops: unknown[]) {
+    return this.request<T>('patch', 'PATCH', resourcePath(t, namespace, name), {
+      body: ops,
+      contentType: 'application/json-patch+json',
+      query: { fieldManager: 'mqop' },
+    });
+  }
+
+  update<T = KubeObject>(obj: KubeObject): Promise<T> {
+    const t = typeOf(obj);
+    return this.request<T>('update', 'PUT', resourcePath(t, obj.metadata.namespace, obj.metadata.name), {
+      body: obj,
+      query: { fieldManager: 'mqop' },
+    });
+  }
+
+  /** Deletes; a missing object is not an error. */
+  async delete(t: ResourceType, namespace: string | undefined, name: string, propagation = 'Background') {
+    try {
+      await this.request('delete', 'DELETE', resourcePath(t, namespace, name), {
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: propagation },
+      });
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) throw e;
+    }
+  }
+}
+
+/** Whether an error is worth retrying (network, 5xx, 429, 409) rather than a bad request. */
+export function isTransient(e: unknown): boolean {
+  if (e instanceof ApiError)
+    return e.status >= 500 || e.status === 429 || e.status === 409 || e.status === 404;
+  return true;
+}

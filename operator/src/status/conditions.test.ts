@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { MessageQueue } from '../api/types.ts';
+import { computeStatus, mergeConditions, type Observation, statusChanged } from './conditions.ts';
+
+const cr: MessageQueue = {
+  apiVersion: 'mqop.dev/v1alpha1',
+  kind: 'MessageQueue',
+  metadata: { name: 'q', namespace: 'ns', generation: 2 },
+  spec: { engine: 'redis', replicas: 3 },
+};
+const obs = (over: Partial<Observation> = {}): Observation => ({
+  generation: 2,
+  workloads: [{ name: 'q-redis', replicas: 3, readyReplicas: 3, updatedReplicas: 3, upToDate: true }],
+  smokeEnabled: true,
+  version: '7.4.6',
+  ...over,
+});
+const cond = (s: ReturnType<typeof computeStatus>, t: string) => s.conditions?.find((c) => c.type === t);
+
+test('all pods ready: Ready True, Reconciling and Stalled False, observedGeneration set', () => {
+  const s = computeStatus(cr, obs(), 't1');
+  assert.equal(cond(s, 'Ready')?.status, 'True');
+  assert.equal(cond(s, 'Ready')?.reason, 'AllReplicasReady');
+  assert.equal(cond(s, 'Reconciling')?.status, 'False');
+  assert.equal(cond(s, 'Stalled')?.status, 'False');
+  assert.equal(cond(s, 'SmokeTestPassed')?.status, 'Unknown');
+  assert.ok(s.conditions?.every((c) => c.observedGeneration === 2));
+  assert.equal(s.phase, 'Ready');
+});
+
+test('pods not ready or rollout pending: Reconciling True', () => {
+  const s = computeStatus(
+    cr,
+    obs({ workloads: [{ name: 'w', replicas: 3, readyReplicas: 1, updatedReplicas: 3, upToDate: true }] }),
+    't',
+  );
+  assert.equal(cond(s, 'Ready')?.status, 'False');
+  assert.equal(cond(s, 'Reconciling')?.status, 'True');
+  assert.equal(s.phase, 'Degraded');
+  const r = computeStatus(
+    cr,
+    obs({ workloads: [{ name: 'w', replicas: 3, readyReplicas: 3, updatedReplicas: 3, upToDate: false }] }),
+    't',
+  );
+  assert.equal(cond(r, 'Ready')?.reason, 'RolloutInProgress');
+  const none = computeStatus(
+    cr,
+    obs({ workloads: [{ name: 'w', replicas: 3, readyReplicas: 0, updatedReplicas: 0, upToDate: true }] }),
+    't',
+  );
+  assert.equal(none.phase, 'Provisioning');
+});
+
+test('invalid configuration: Stalled True with the reason, Reconciling False (no retry loop)', () => {
+  const s = computeStatus(cr, obs({ invalid: { reason: 'InvalidConfiguration', message: 'bad' } }), 't');
+  assert.equal(cond(s, 'Stalled')?.status, 'True');
+  assert.equal(cond(s, 'Stalled')?.reason, 'InvalidConfiguration');
+  assert.equal(cond(s, 'Reconciling')?.status, 'False');
+  assert.equal(s.phase, 'Failed');
+});
+
+test('smoke results drive SmokeTestPassed and Degraded', () => {
+  const passed = computeStatus(
+    cr,
+    obs({ smoke: { result: 'Passed', produced: 10, consumed: 10, p99Millis: 4 } }),
+    't',
+  );
+  assert.equal(cond(passed, 'SmokeTestPassed')?.status, 'True');
+  const failed = computeStatus(cr, obs({ smoke: { result: 'Failed', message: 'auth failed' } }), 't');
+  assert.equal(cond(failed, 'SmokeTestPassed')?.status, 'False');
+  assert.equal(failed.phase, 'Degraded');
+});
+
+test('lastTransitionTime changes only when the status flips', () => {
+  const first = mergeConditions(
+    undefined,
+    [{ type: 'Ready', status: 'False', reason: 'A', message: '' }],
+    't1',
+  );
+  const same = mergeConditions(first, [{ type: 'Ready', status: 'False', reason: 'B', message: 'x' }], 't2');
+  assert.equal(same[0]?.lastTransitionTime, 't1');
+  const flipped = mergeConditions(same, [{ type: 'Ready', status: 'True', reason: 'C', message: '' }], 't3');
+  assert.equal(flipped[0]?.lastTransitionTime, 't3');
+});
+
+test('a recomputed identical status is not a change (no write)', () => {
+  const a = computeStatus(cr, obs(), 't1');
+  const b = computeStatus({ ...cr, status: a }, obs(), 't2');
+  assert.equal(statusChanged(a, b), false);
+  const c = computeStatus({ ...cr, status: a }, obs({ generation: 3 }), 't2');
+  assert.equal(statusChanged(a, c), true);
+});
