@@ -6,7 +6,7 @@ const svc = (port: number) =>
   withDesiredHash({
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: 's', namespace: 'n', labels: { a: 'b' }, annotations: {} },
+    metadata: { name: 's', namespace: 'n', labels: { a: 'b' }, annotations: {} as Record<string, string> },
     spec: { ports: [{ name: 'p', port }], selector: { a: 'b' } },
   });
 

@@ -6,10 +6,15 @@
 import { parseArgs } from 'node:util';
 import { renderFile } from '../cli/render-command.ts';
 import { smokeCommand } from '../cli/smoke-command.ts';
+import { OPERATOR_USAGE, operatorConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { runOperator } from './operator.ts';
 
 const USAGE = `mqop - a Kubernetes operator for message queues
 
 Usage:
+  mqop operator [flags]
+      Run the controller (see mqop operator --help).
   mqop render -f <file> [--image-registry R] [--operator-image I] [--operator-namespace N]
       Print the manifests mqop applies for each MessageQueue in <file>, as YAML.
       Credentials are placeholders: the controller reads the real ones from Secrets.
@@ -49,6 +54,24 @@ export async function main(argv: string[]): Promise<number> {
             operatorNamespace: values['operator-namespace'],
           }),
         );
+        return 0;
+      }
+      case 'operator': {
+        if (rest.includes('--help')) {
+          process.stdout.write(OPERATOR_USAGE);
+          return 0;
+        }
+        const cfg = operatorConfig(rest);
+        const log = createLogger(cfg.logLevel);
+        const op = await runOperator(cfg, log);
+        await new Promise<void>((resolve) => {
+          const onSignal = (sig: string) => {
+            log.info({ signal: sig }, 'signal received');
+            void op.stop().then(resolve);
+          };
+          process.once('SIGTERM', () => onSignal('SIGTERM'));
+          process.once('SIGINT', () => onSignal('SIGINT'));
+        });
         return 0;
       }
       case 'smoke':

@@ -1,0 +1,118 @@
+/**
+ * The two Secrets mqop creates once and never overwrites: the credentials Secret (`username`,
+ * `password`; skipped when `spec.auth.secretName` names the user's own) and the internal Secret
+ * with engine-generated values (Erlang cookie, Kafka cluster id ...). Missing keys are added;
+ * existing values are never changed.
+ */
+import { randomBytes } from 'node:crypto';
+import { ENGINE_TRAITS } from '../api/engines.ts';
+import type { MessageQueue } from '../api/types.ts';
+import { engineModule } from '../engines/index.ts';
+import { renderContext } from '../render/context.ts';
+import { objectLabels } from '../render/labels.ts';
+import { ApiError, type KubeClient, type KubeObject } from './kube-client.ts';
+import { SECRET } from './resources.ts';
+
+/** Raised when the user's Secret is missing or incomplete: waiting, not failing. */
+export class CredentialsMissing extends Error {}
+
+const ALPHANUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A random password: letters and digits only, so no engine's config syntax needs escaping. */
+export function generatePassword(length = 32): string {
+  const bytes = randomBytes(length * 2);
+  let out = '';
+  for (const b of bytes) {
+    if (b < 248) out += ALPHANUM[b % 62];
+    if (out.length === length) break;
+  }
+  return out;
+}
+
+type Secret = KubeObject & { data?: Record<string, string> };
+const decode = (s: Secret, k: string) =>
+  s.data?.[k] ? Buffer.from(s.data[k], 'base64').toString('utf8') : undefined;
+const encode = (v: string) => Buffer.from(v, 'utf8').toString('base64');
+
+function owned(cr: MessageQueue, name: string, component: string, data: Record<string, string>): Secret {
+  const ctx = renderContext(cr);
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name,
+      namespace: ctx.namespace,
+      labels: objectLabels(ctx, component),
+      ownerReferences: [
+        {
+          apiVersion: cr.apiVersion,
+          kind: cr.kind,
+          name: cr.metadata.name,
+          uid: cr.metadata.uid as string,
+          controller: true,
+        },
+      ] as never,
+    },
+    type: 'Opaque',
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, encode(v)])),
+  };
+}
+
+/** Reads or creates the credentials; returns undefined for engines without auth. */
+export async function ensureCredentials(
+  client: KubeClient,
+  cr: MessageQueue,
+): Promise<{ username: string; password: string } | undefined> {
+  if (!ENGINE_TRAITS[cr.spec.engine].supportsAuth) return undefined;
+  const ns = cr.metadata.namespace as string;
+  const userSecret = cr.spec.auth?.secretName;
+  const name = userSecret || renderContext(cr).names.credentials;
+  let s = await client.getOrUndefined<Secret>(SECRET, ns, name);
+  if (!s) {
+    if (userSecret)
+      throw new CredentialsMissing(`Secret ${userSecret} (spec.auth.secretName) does not exist yet`);
+    try {
+      s = await client.create<Secret>(
+        owned(cr, name, 'credentials', { username: 'mqop', password: generatePassword() }),
+      );
+    } catch (e) {
+      // Another replica or an earlier crashed run created it: read theirs, never overwrite.
+      if (!(e instanceof ApiError && e.status === 409)) throw e;
+      s = await client.get<Secret>(SECRET, ns, name);
+    }
+  }
+  const username = decode(s, 'username');
+  const password = decode(s, 'password');
+  if (!username || !password)
+    throw new CredentialsMissing(`Secret ${name} needs the keys username and password`);
+  return { username, password };
+}
+
+/** Reads or creates the internal Secret; adds missing keys, never changes existing values. */
+export async function ensureInternal(client: KubeClient, cr: MessageQueue): Promise<Record<string, string>> {
+  const gens = engineModule(cr.spec.engine).internal;
+  const keys = Object.keys(gens);
+  if (keys.length === 0) return {};
+  const ns = cr.metadata.namespace as string;
+  const name = renderContext(cr).names.internal;
+  let s = await client.getOrUndefined<Secret>(SECRET, ns, name);
+  const fresh = () =>
+    Object.fromEntries(keys.map((k) => [k, (gens[k] as (r: Uint8Array) => string)(randomBytes(32))]));
+  if (!s) {
+    try {
+      s = await client.create<Secret>(owned(cr, name, 'internal', fresh()));
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 409)) throw e;
+      s = await client.get<Secret>(SECRET, ns, name);
+    }
+  }
+  const missing = keys.filter((k) => !s?.data?.[k]);
+  if (missing.length) {
+    const add = fresh();
+    s = await client.mergePatch<Secret>(SECRET, ns, name, {
+      metadata: { resourceVersion: s.metadata.resourceVersion },
+      data: Object.fromEntries(missing.map((k) => [k, encode(add[k] as string)])),
+    });
+  }
+  return Object.fromEntries(keys.map((k) => [k, decode(s as Secret, k) as string]));
+}

@@ -1,0 +1,349 @@
+/**
+ * One reconcile of one MessageQueue: read from cache → ensure Secrets → render → apply what
+ * differs → prune → observe → status (only when changed). Errors have kinds: an invalid spec
+ * stalls with no retry loop, transient errors back off, conflicts requeue soon.
+ */
+import { type Condition, type MessageQueue, PAUSED_LABEL } from '../api/types.ts';
+import { DESIRED_HASH_ANNOTATION, needsApply, objectKey, prunable, withDesiredHash } from '../apply/apply.ts';
+import { engineModule } from '../engines/index.ts';
+import { renderContext } from '../render/context.ts';
+import { OWNER_LABEL } from '../render/labels.ts';
+import { type K8sObject, render } from '../render/render.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+import {
+  computeStatus,
+  type Observation,
+  READY,
+  STALLED,
+  statusChanged,
+  type WorkloadObservation,
+} from '../status/conditions.ts';
+import { CredentialsMissing, ensureCredentials, ensureInternal } from './credentials.ts';
+import type { Informer } from './informer.ts';
+import { ApiError, type KubeClient, type KubeObject } from './kube-client.ts';
+import { DEPLOYMENT, EVENT, MESSAGE_QUEUE, NAMESPACE, PVC, typeOf } from './resources.ts';
+import type { ReconcileOutcome } from './work-queue.ts';
+
+export const FINALIZER = 'mqop.dev/cleanup';
+/** Field manager for sidecar containers in the user's Deployments, one per MessageQueue. */
+export const sidecarManager = (cr: MessageQueue) => `mqop-sidecar-${cr.metadata.name}`;
+
+export interface ReconcilerOptions {
+  operatorImage?: string;
+  operatorNamespace?: string;
+  imageRegistry?: string;
+  /** Identity in Events (pod name). */
+  instance?: string;
+}
+
+export interface Caches {
+  messageQueues: Informer<MessageQueue & KubeObject>;
+  /** Owned kinds, by `apiVersion/kind`. */
+  owned: Map<string, Informer>;
+}
+
+type Workload = KubeObject & {
+  spec?: { replicas?: number };
+  status?: { readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number };
+};
+
+export class Reconciler {
+  private readonly client: KubeClient;
+  private readonly caches: Caches;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly opts: ReconcilerOptions;
+
+  constructor(client: KubeClient, caches: Caches, log: Logger, metrics: Metrics, opts: ReconcilerOptions) {
+    this.client = client;
+    this.caches = caches;
+    this.log = log;
+    this.metrics = metrics;
+    this.opts = opts;
+  }
+
+  /** The work-queue handler. */
+  async reconcile(key: string): Promise<ReconcileOutcome | undefined> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const cr = this.caches.messageQueues.get(namespace, name);
+    if (!cr) return undefined; // deleted: owner references let the garbage collector clean up
+    if (cr.metadata.labels?.[PAUSED_LABEL] === 'true') return undefined;
+    const end = this.metrics.reconcileSeconds.startTimer();
+    try {
+      const out = cr.metadata.deletionTimestamp ? await this.finalize(cr) : await this.sync(cr);
+      this.metrics.reconciles.inc({ result: 'ok' });
+      return out;
+    } catch (e) {
+      const kind = e instanceof ApiError ? (e.status === 409 ? 'conflict' : `http_${e.status}`) : 'error';
+      this.metrics.errors.inc({ kind });
+      this.metrics.reconciles.inc({ result: 'error' });
+      if (e instanceof ApiError && e.status === 409) {
+        this.log.debug({ key }, 'conflict, requeue');
+        return { requeueAfterMs: 1000 };
+      }
+      throw e;
+    } finally {
+      end();
+    }
+  }
+
+  private async sync(cr: MessageQueue & KubeObject): Promise<ReconcileOutcome | undefined> {
+    const ns = cr.metadata.namespace as string;
+    if (!cr.metadata.finalizers?.includes(FINALIZER)) {
+      await this.client.mergePatch(MESSAGE_QUEUE, ns, cr.metadata.name, {
+        metadata: {
+          finalizers: [...(cr.metadata.finalizers ?? []), FINALIZER],
+          resourceVersion: cr.metadata.resourceVersion,
+        },
+      });
+      // The watch delivers the updated object; continue there with a fresh cache entry.
+      return undefined;
+    }
+    const ctx = renderContext(cr, { operator: this.operatorInputs() });
+    const base: Omit<Observation, 'workloads'> = {
+      generation: cr.metadata.generation ?? 0,
+      smokeEnabled: cr.spec.smokeTest?.enabled !== false,
+      smoke: cr.status?.smokeTest,
+      version: ctx.version,
+    };
+
+    let credentials: { username: string; password: string } | undefined;
+    let internal: Record<string, string>;
+    try {
+      credentials = await ensureCredentials(this.client, cr);
+      internal = await ensureInternal(this.client, cr);
+    } catch (e) {
+      if (!(e instanceof CredentialsMissing)) throw e;
+      await this.writeStatus(cr, {
+        ...base,
+        workloads: [],
+        waitingFor: { reason: 'CredentialsMissing', message: e.message },
+      });
+      return { requeueAfterMs: 15_000 };
+    }
+
+    const { objects, patches } = render(cr, { credentials, internal, operator: this.operatorInputs() });
+    const desired = objects.map((o) => withDesiredHash(o));
+    let invalid: Observation['invalid'];
+    for (const o of desired) {
+      if (!needsApply(o, this.cached(o))) continue;
+      try {
+        await this.client.apply(o as KubeObject);
+      } catch (e) {
+        if (e instanceof ApiError && (e.status === 422 || e.status === 400)) {
+          invalid = { reason: 'InvalidConfiguration', message: `${o.kind} ${o.metadata.name}: ${e.message}` };
+          break;
+        }
+        throw e;
+      }
+    }
+    let waiting: Observation['waitingFor'];
+    if (!invalid) {
+      for (const p of patches) {
+        try {
+          await this.applyPatch(cr, p);
+        } catch (e) {
+          if (!(e instanceof ApiError && e.status === 404)) throw e;
+          waiting = {
+            reason: 'SidecarTargetMissing',
+            message: `Deployment ${p.metadata.name} (zeromq.sidecarFor) does not exist`,
+          };
+        }
+      }
+      await this.prune(cr, desired);
+    }
+
+    const ep = engineModule(cr.spec.engine).endpoint(ctx);
+    const observation: Observation = {
+      ...base,
+      workloads: this.observeWorkloads(desired),
+      invalid,
+      waitingFor: waiting,
+      endpoint: ep,
+      connectionSecret: ctx.names.connection,
+    };
+    await this.writeStatus(cr, observation);
+    if (waiting) return { requeueAfterMs: 30_000 };
+    return undefined;
+  }
+
+  private operatorInputs() {
+    return {
+      image: this.opts.operatorImage,
+      namespace: this.opts.operatorNamespace,
+      imageRegistry: this.opts.imageRegistry,
+    };
+  }
+
+  private cached(o: K8sObject): KubeObject | undefined {
+    return this.caches.owned
+      .get(`${o.apiVersion}/${o.kind}`)
+      ?.get(o.metadata.namespace as string, o.metadata.name);
+  }
+
+  /** Sidecar containers go into the user's Deployment with their own field manager. */
+  private async applyPatch(cr: MessageQueue, p: K8sObject): Promise<void> {
+    const current = await this.client.get<
+      KubeObject & { spec?: { template?: { spec?: { containers?: { name: string }[] } } } }
+    >(DEPLOYMENT, p.metadata.namespace as string, p.metadata.name);
+    const want = withDesiredHash(p);
+    const hash = want.metadata.annotations?.[DESIRED_HASH_ANNOTATION];
+    if (current.metadata.annotations?.[`${DESIRED_HASH_ANNOTATION}-${cr.metadata.name}`] === hash) return;
+    const body = {
+      ...p,
+      metadata: {
+        ...p.metadata,
+        annotations: {
+          ...(p.metadata.annotations ?? {}),
+          [`${DESIRED_HASH_ANNOTATION}-${cr.metadata.name}`]: hash,
+        },
+      },
+    };
+    await this.client.apply(body as KubeObject, sidecarManager(cr));
+  }
+
+  /** Deletes owned objects no longer desired (e.g. the PDB after scaling to one replica). */
+  private async prune(cr: MessageQueue, desired: K8sObject[]): Promise<void> {
+    const ns = cr.metadata.namespace as string;
+    const names = renderContext(cr).names;
+    const keep = new Set([`Secret/${names.credentials}`, `Secret/${names.internal}`]);
+    const owned: KubeObject[] = [];
+    for (const inf of this.caches.owned.values()) {
+      owned.push(...inf.list(ns).filter((o) => o.metadata.labels?.[OWNER_LABEL] === cr.metadata.name));
+    }
+    for (const o of prunable(owned, desired, cr.metadata.uid as string, keep)) {
+      this.log.info(
+        { kind: o.kind, name: o.metadata.name, namespace: ns },
+        'pruning object no longer desired',
+      );
+      await this.client.delete(typeOf(o), ns, o.metadata.name);
+    }
+    void objectKey;
+  }
+
+  private observeWorkloads(desired: K8sObject[]): WorkloadObservation[] {
+    return desired
+      .filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment')
+      .map((o) => {
+        const w = this.cached(o) as Workload | undefined;
+        const replicas = (o as unknown as { spec: { replicas: number } }).spec.replicas;
+        return {
+          name: o.metadata.name,
+          replicas,
+          readyReplicas: w?.status?.readyReplicas ?? 0,
+          updatedReplicas: w?.status?.updatedReplicas ?? 0,
+          upToDate: w !== undefined && (w.status?.observedGeneration ?? -1) >= (w.metadata.generation ?? 0),
+        };
+      });
+  }
+
+  /** Patches status when it changed (never `smokeTest`, which the smoke scheduler owns). */
+  private async writeStatus(cr: MessageQueue & KubeObject, o: Observation): Promise<void> {
+    const next = computeStatus(cr, o, new Date().toISOString());
+    const { smokeTest: _ignored, ...mine } = next;
+    const { smokeTest: _old, ...prev } = cr.status ?? {};
+    if (!statusChanged(prev, mine)) return;
+    await this.client.mergePatch(
+      MESSAGE_QUEUE,
+      cr.metadata.namespace as string,
+      cr.metadata.name,
+      { status: mine },
+      'status',
+    );
+    await this.emitTransitions(cr, prev.conditions, mine.conditions);
+  }
+
+  private async emitTransitions(
+    cr: MessageQueue & KubeObject,
+    before: Condition[] | undefined,
+    after: Condition[] | undefined,
+  ): Promise<void> {
+    for (const type of [READY, STALLED]) {
+      const a = before?.find((c) => c.type === type);
+      const b = after?.find((c) => c.type === type);
+      if (!b || a?.status === b.status) continue;
+      if (type === READY && b.status === 'True') await this.event(cr, 'Normal', 'Ready', b.message);
+      if (type === READY && b.status === 'False' && a?.status === 'True')
+        await this.event(cr, 'Warning', 'NotReady', b.message);
+      if (type === STALLED && b.status === 'True') await this.event(cr, 'Warning', b.reason, b.message);
+    }
+  }
+
+  /** Records an Event on the MessageQueue. Messages never contain secrets. */
+  async event(
+    cr: MessageQueue & KubeObject,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    const now = new Date().toISOString();
+    try {
+      await this.client.create({
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: {
+          name: `${cr.metadata.name}.${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`,
+          namespace: cr.metadata.namespace,
+        },
+        involvedObject: {
+          apiVersion: cr.apiVersion,
+          kind: cr.kind,
+          name: cr.metadata.name,
+          namespace: cr.metadata.namespace,
+          uid: cr.metadata.uid,
+        },
+        reason,
+        message: message.slice(0, 1024),
+        type,
+        source: { component: 'mqop' },
+        reportingComponent: 'mqop.dev/operator',
+        reportingInstance: this.opts.instance ?? 'mqop',
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      } as KubeObject);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message, reason }, 'could not record event');
+    }
+    void EVENT;
+  }
+
+  /**
+   * Deletion: remove sidecars from the user's Deployments, delete claims when deleteClaim is set,
+   * then drop the finalizer. A terminating namespace is never held up.
+   */
+  private async finalize(cr: MessageQueue & KubeObject): Promise<ReconcileOutcome | undefined> {
+    const ns = cr.metadata.namespace as string;
+    if (!cr.metadata.finalizers?.includes(FINALIZER)) return undefined;
+    const nsObj = await this.client.getOrUndefined<KubeObject & { status?: { phase?: string } }>(
+      NAMESPACE,
+      undefined,
+      ns,
+    );
+    const terminating =
+      !nsObj || nsObj.metadata.deletionTimestamp !== undefined || nsObj.status?.phase === 'Terminating';
+    if (!terminating) {
+      for (const target of cr.spec.zeromq?.sidecarFor ?? []) {
+        try {
+          // Applying an empty object with the same manager removes every field that manager owned.
+          await this.client.apply(
+            { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: target, namespace: ns } },
+            sidecarManager(cr),
+          );
+        } catch (e) {
+          if (!(e instanceof ApiError && (e.status === 404 || e.status === 422))) throw e;
+        }
+      }
+      if (cr.spec.storage?.deleteClaim) {
+        const claims = await this.client.list(PVC, ns, `${OWNER_LABEL}=${cr.metadata.name}`);
+        for (const c of claims.items) await this.client.delete(PVC, ns, c.metadata.name);
+      }
+    }
+    const finalizers = (cr.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+    await this.client.mergePatch(MESSAGE_QUEUE, ns, cr.metadata.name, {
+      metadata: { finalizers, resourceVersion: cr.metadata.resourceVersion },
+    });
+    return undefined;
+  }
+}
