@@ -216,10 +216,10 @@ export const BAD_INPUTS: BadInput[] = [
     by: 'cel',
   },
   {
-    what: 'zeromq pubsub with 2 replicas',
-    object: mq({ engine: 'zeromq', replicas: 2 }),
+    what: 'zeromq with 2 replicas',
+    object: mq({ engine: 'zeromq', replicas: 2, zeromq: { pattern: 'pipeline' } }),
     field: 'spec.replicas',
-    message: 'replicas for a zeromq pubsub proxy must be 1',
+    message: 'replicas for zeromq must be one of 1',
     by: 'cel',
   },
   {

@@ -6,11 +6,13 @@ import { kafkaSmoke } from './kafka.ts';
 import { rabbitmqSmokeTest } from './rabbitmq.ts';
 import { redisSmokeTest } from './redis.ts';
 import type { SmokeTest } from './types.ts';
+import { zeromqSmoke } from './zeromq.ts';
 
 const SMOKE_TESTS: readonly SmokeTest[] = [
   redisSmokeTest,
   rabbitmqSmokeTest,
   kafkaSmoke,
+  zeromqSmoke,
   // one line per engine
 ];
 

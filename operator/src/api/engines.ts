@@ -146,8 +146,8 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     keepsData: false,
     supportsAuth: false,
     replicas: {
-      allowed: ANY,
-      why: 'a pub/sub proxy must be a single replica: publishers and subscribers must meet in one device',
+      allowed: [1],
+      why: 'a ZeroMQ proxy is one device: producers and consumers that reached different replicas would never meet',
     },
     defaultVersion: '',
     image: null,

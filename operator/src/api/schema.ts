@@ -369,12 +369,6 @@ export const specSchema: JSONSchemaProps = {
   'x-kubernetes-validations': [
     ...replicaRules(),
     {
-      rule: "self.engine != 'zeromq' || !has(self.replicas) || self.replicas == 1 || (has(self.zeromq) && has(self.zeromq.pattern) && self.zeromq.pattern == 'pipeline')",
-      message: `replicas for a zeromq pubsub proxy must be 1: ${ENGINE_TRAITS.zeromq.replicas.why}`,
-      fieldPath: '.replicas',
-      reason: 'FieldValueInvalid',
-    },
-    {
       rule: "!has(self.zeromq) || self.engine == 'zeromq'",
       message: 'the zeromq block is allowed only when engine is zeromq',
       fieldPath: '.zeromq',

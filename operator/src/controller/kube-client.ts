@@ -45,6 +45,9 @@ export interface KubeList<T> {
   metadata: { resourceVersion?: string; continue?: string };
 }
 
+/** User-Agent of every request mqop makes; audit logs tell mqop's writes apart by it. */
+export const USER_AGENT = 'mqop-operator/0.1';
+
 type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'update' | 'delete';
 
 /** Called for each request; tests and metrics count writes with it. */
@@ -55,8 +58,14 @@ export class KubeClient {
   private readonly server: URL;
   private readonly observers: RequestObserver[] = [];
 
-  constructor(kc: KubeConfig) {
+  private readonly userAgent: string;
+  /** Field manager of every write: `mqop` for the operator, another name for tools and tests. */
+  readonly fieldManager: string;
+
+  constructor(kc: KubeConfig, userAgent = USER_AGENT, fieldManager = 'mqop') {
     this.kc = kc;
+    this.userAgent = userAgent;
+    this.fieldManager = fieldManager;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
@@ -77,7 +86,7 @@ export class KubeClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const options: https.RequestOptions = {
       method,
-      headers: { Accept: 'application/json' } as Record<string, string>,
+      headers: { Accept: 'application/json', 'User-Agent': this.userAgent } as Record<string, string>,
       timeout: 30_000,
     };
     await this.kc.applyToHTTPSOptions(options);
@@ -129,12 +138,12 @@ export class KubeClient {
     const t = typeOf(obj);
     return this.request<T>('create', 'POST', resourcePath(t, obj.metadata.namespace), {
       body: obj,
-      query: { fieldManager: 'mqop' },
+      query: { fieldManager: this.fieldManager },
     });
   }
 
   /** Server-side apply with our field manager; `force` takes over fields other managers hold. */
-  apply<T = KubeObject>(obj: KubeObject, fieldManager = 'mqop', force = true): Promise<T> {
+  apply<T = KubeObject>(obj: KubeObject, fieldManager = this.fieldManager, force = true): Promise<T> {
     const t = typeOf(obj);
     return this.request<T>('apply', 'PATCH', resourcePath(t, obj.metadata.namespace, obj.metadata.name), {
       body: obj,
@@ -155,7 +164,7 @@ export class KubeClient {
     return this.request<T>('patch', 'PATCH', path, {
       body,
       contentType: 'application/merge-patch+json',
-      query: { fieldManager: 'mqop' },
+      query: { fieldManager: this.fieldManager },
     });
   }
 
@@ -164,7 +173,7 @@ export class KubeClient {
     return this.request<T>('patch', 'PATCH', resourcePath(t, namespace, name), {
       body: ops,
       contentType: 'application/json-patch+json',
-      query: { fieldManager: 'mqop' },
+      query: { fieldManager: this.fieldManager },
     });
   }
 
@@ -172,7 +181,7 @@ export class KubeClient {
     const t = typeOf(obj);
     return this.request<T>('update', 'PUT', resourcePath(t, obj.metadata.namespace, obj.metadata.name), {
       body: obj,
-      query: { fieldManager: 'mqop' },
+      query: { fieldManager: this.fieldManager },
     });
   }
 

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { renderFile } from '../cli/render-command.ts';
 import { smokeCommand } from '../cli/smoke-command.ts';
+import { zmqProxyCommand } from '../cli/zmq-proxy-command.ts';
 import { OPERATOR_USAGE, operatorConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { runOperator } from './operator.ts';
@@ -23,6 +24,8 @@ Usage:
       Produce and consume messages through a broker and report what arrived.
       Credentials come from a servicebinding Secret (directory or manifest) or
       MQOP_SMOKE_PASSWORD; never from a flag.
+  mqop zmq-proxy --role=central|sidecar --pattern=pubsub|pipeline --frontend=E --backend=E ...
+      The ZeroMQ device the zeromq engine runs (see mqop zmq-proxy --help).
   mqop --help
 `;
 
@@ -76,6 +79,9 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'smoke':
         return await smokeCommand(rest);
+      case 'zmq-proxy':
+        // Returns after SIGTERM; the process then ends on its own so socket linger is honoured.
+        return await zmqProxyCommand(rest);
       default:
         process.stderr.write(`mqop: unknown command "${command}"\n\n${USAGE}`);
         return 2;

@@ -181,8 +181,6 @@ export function specFor(engine: EngineName): fc.Arbitrary<MessageQueueSpec> {
       const spec: MessageQueueSpec = { engine };
       for (const [k, v] of Object.entries(s))
         if (v !== undefined) (spec as unknown as Record<string, unknown>)[k] = v;
-      // A pub/sub ZeroMQ proxy must stay a single replica (CEL rule); pipeline may scale.
-      if (engine === 'zeromq' && spec.zeromq?.pattern !== 'pipeline') spec.replicas = 1;
       return spec;
     });
 }
