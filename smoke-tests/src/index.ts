@@ -2,6 +2,7 @@
  * The registry of smoke tests: one line per engine. `smokeTestFor('redis')` returns the engine's
  * {@link SmokeTest}; an engine without one throws, naming those that exist.
  */
+import { activemqSmoke } from './activemq.ts';
 import { kafkaSmoke } from './kafka.ts';
 import { rabbitmqSmokeTest } from './rabbitmq.ts';
 import { redisSmokeTest } from './redis.ts';
@@ -13,6 +14,7 @@ const SMOKE_TESTS: readonly SmokeTest[] = [
   rabbitmqSmokeTest,
   kafkaSmoke,
   zeromqSmoke,
+  activemqSmoke,
   // one line per engine
 ];
 
