@@ -3,7 +3,7 @@
  * differs → prune → observe → status (only when changed). Errors have kinds: an invalid spec
  * stalls with no retry loop, transient errors back off, conflicts requeue soon.
  */
-import { type Condition, type MessageQueue, PAUSED_LABEL } from '../api/types.ts';
+import { type Condition, type MessageQueue, type MessageQueueStatus, PAUSED_LABEL } from '../api/types.ts';
 import { DESIRED_HASH_ANNOTATION, needsApply, objectKey, prunable, withDesiredHash } from '../apply/apply.ts';
 import { engineModule } from '../engines/index.ts';
 import { renderContext } from '../render/context.ts';
@@ -37,6 +37,11 @@ export interface ReconcilerOptions {
   instance?: string;
 }
 
+/** Where the reconciler hands ready MessageQueues for smoke testing. */
+export interface SmokeHook {
+  observe(cr: MessageQueue & KubeObject, ready: boolean): number | undefined;
+}
+
 export interface Caches {
   messageQueues: Informer<MessageQueue & KubeObject>;
   /** Owned kinds, by `apiVersion/kind`. */
@@ -54,6 +59,8 @@ export class Reconciler {
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly opts: ReconcilerOptions;
+  /** Set by the operator when smoke tests are on. */
+  smoke?: SmokeHook;
 
   constructor(client: KubeClient, caches: Caches, log: Logger, metrics: Metrics, opts: ReconcilerOptions) {
     this.client = client;
@@ -163,9 +170,14 @@ export class Reconciler {
       endpoint: ep,
       connectionSecret: ctx.names.connection,
     };
-    await this.writeStatus(cr, observation);
-    if (waiting) return { requeueAfterMs: 30_000 };
-    return undefined;
+    const status = await this.writeStatus(cr, observation);
+    const ready = status.conditions?.find((c) => c.type === READY)?.status === 'True';
+    const smokeIn = this.smoke?.observe(
+      { ...cr, status: { ...status, smokeTest: cr.status?.smokeTest } },
+      ready,
+    );
+    const requeue = [waiting ? 30_000 : undefined, smokeIn].filter((x): x is number => x !== undefined);
+    return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
   }
 
   private operatorInputs() {
@@ -239,11 +251,11 @@ export class Reconciler {
   }
 
   /** Patches status when it changed (never `smokeTest`, which the smoke scheduler owns). */
-  private async writeStatus(cr: MessageQueue & KubeObject, o: Observation): Promise<void> {
+  private async writeStatus(cr: MessageQueue & KubeObject, o: Observation): Promise<MessageQueueStatus> {
     const next = computeStatus(cr, o, new Date().toISOString());
     const { smokeTest: _ignored, ...mine } = next;
     const { smokeTest: _old, ...prev } = cr.status ?? {};
-    if (!statusChanged(prev, mine)) return;
+    if (!statusChanged(prev, mine)) return mine;
     await this.client.mergePatch(
       MESSAGE_QUEUE,
       cr.metadata.namespace as string,
@@ -252,6 +264,7 @@ export class Reconciler {
       'status',
     );
     await this.emitTransitions(cr, prev.conditions, mine.conditions);
+    return mine;
   }
 
   private async emitTransitions(

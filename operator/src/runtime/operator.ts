@@ -11,6 +11,7 @@ import { KubeClient, type KubeObject } from '../controller/kube-client.ts';
 import { LeaderElector } from '../controller/leader-election.ts';
 import { Reconciler } from '../controller/reconciler.ts';
 import { MESSAGE_QUEUE, OWNED_TYPES } from '../controller/resources.ts';
+import { SmokeScheduler } from '../controller/smoke-scheduler.ts';
 import { WorkQueue } from '../controller/work-queue.ts';
 import { OWNER_LABEL } from '../render/labels.ts';
 import type { OperatorConfig } from './config.ts';
@@ -104,6 +105,12 @@ export async function runOperator(
       instance: cfg.identity,
     },
   );
+  if (cfg.smokeTests) {
+    reconciler.smoke = new SmokeScheduler(client, log, metrics, {
+      onDone: (key) => queue.add(key),
+      event: (cr, type, reason, msg) => reconciler.event(cr, type, reason, msg),
+    });
+  }
   const all = () => [...mqInformers, ...[...owned.values()].flat()];
 
   let resolveReady: () => void = () => {};
