@@ -59,15 +59,21 @@ function owned(cr: MessageQueue, name: string, component: string, data: Record<s
 }
 
 /** Reads or creates the credentials; returns undefined for engines without auth. */
+/** Looks a Secret up in the informer cache (only mqop-labelled Secrets are cached). */
+export type SecretCache = (name: string) => KubeObject | undefined;
+
 export async function ensureCredentials(
   client: KubeClient,
   cr: MessageQueue,
+  cache: SecretCache = () => undefined,
 ): Promise<{ username: string; password: string } | undefined> {
   if (!ENGINE_TRAITS[cr.spec.engine].supportsAuth) return undefined;
   const ns = cr.metadata.namespace as string;
   const userSecret = cr.spec.auth?.secretName;
   const name = userSecret || renderContext(cr).names.credentials;
-  let s = await client.getOrUndefined<Secret>(SECRET, ns, name);
+  let s =
+    (userSecret ? undefined : (cache(name) as Secret | undefined)) ??
+    (await client.getOrUndefined<Secret>(SECRET, ns, name));
   if (!s) {
     if (userSecret)
       throw new CredentialsMissing(`Secret ${userSecret} (spec.auth.secretName) does not exist yet`);
@@ -89,13 +95,17 @@ export async function ensureCredentials(
 }
 
 /** Reads or creates the internal Secret; adds missing keys, never changes existing values. */
-export async function ensureInternal(client: KubeClient, cr: MessageQueue): Promise<Record<string, string>> {
+export async function ensureInternal(
+  client: KubeClient,
+  cr: MessageQueue,
+  cache: SecretCache = () => undefined,
+): Promise<Record<string, string>> {
   const gens = engineModule(cr.spec.engine).internal;
   const keys = Object.keys(gens);
   if (keys.length === 0) return {};
   const ns = cr.metadata.namespace as string;
   const name = renderContext(cr).names.internal;
-  let s = await client.getOrUndefined<Secret>(SECRET, ns, name);
+  let s = (cache(name) as Secret | undefined) ?? (await client.getOrUndefined<Secret>(SECRET, ns, name));
   const fresh = () =>
     Object.fromEntries(keys.map((k) => [k, (gens[k] as (r: Uint8Array) => string)(randomBytes(32))]));
   if (!s) {

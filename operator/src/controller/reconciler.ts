@@ -3,6 +3,7 @@
  * differs → prune → observe → status (only when changed). Errors have kinds: an invalid spec
  * stalls with no retry loop, transient errors back off, conflicts requeue soon.
  */
+import { createHash } from 'node:crypto';
 import { type Condition, type MessageQueue, type MessageQueueStatus, PAUSED_LABEL } from '../api/types.ts';
 import { DESIRED_HASH_ANNOTATION, needsApply, objectKey, prunable, withDesiredHash } from '../apply/apply.ts';
 import { engineModule } from '../engines/index.ts';
@@ -61,6 +62,10 @@ export class Reconciler {
   private readonly opts: ReconcilerOptions;
   /** Set by the operator when smoke tests are on. */
   smoke?: SmokeHook;
+  private readonly renderMemo = new Map<
+    string,
+    { fingerprint: string; desired: K8sObject[]; patches: K8sObject[] }
+  >();
 
   constructor(client: KubeClient, caches: Caches, log: Logger, metrics: Metrics, opts: ReconcilerOptions) {
     this.client = client;
@@ -74,7 +79,10 @@ export class Reconciler {
   async reconcile(key: string): Promise<ReconcileOutcome | undefined> {
     const [namespace, name] = key.split('/') as [string, string];
     const cr = this.caches.messageQueues.get(namespace, name);
-    if (!cr) return undefined; // deleted: owner references let the garbage collector clean up
+    if (!cr) {
+      this.forget(key);
+      return undefined; // deleted: owner references let the garbage collector clean up
+    }
     if (cr.metadata.labels?.[PAUSED_LABEL] === 'true') return undefined;
     const end = this.metrics.reconcileSeconds.startTimer();
     try {
@@ -95,17 +103,17 @@ export class Reconciler {
     }
   }
 
-  private async sync(cr: MessageQueue & KubeObject): Promise<ReconcileOutcome | undefined> {
+  private async sync(current: MessageQueue & KubeObject): Promise<ReconcileOutcome | undefined> {
+    let cr = current;
     const ns = cr.metadata.namespace as string;
     if (!cr.metadata.finalizers?.includes(FINALIZER)) {
-      await this.client.mergePatch(MESSAGE_QUEUE, ns, cr.metadata.name, {
+      // resourceVersion makes this a compare-and-swap: a concurrent change gives 409 and a requeue.
+      cr = await this.client.mergePatch<MessageQueue & KubeObject>(MESSAGE_QUEUE, ns, cr.metadata.name, {
         metadata: {
           finalizers: [...(cr.metadata.finalizers ?? []), FINALIZER],
           resourceVersion: cr.metadata.resourceVersion,
         },
       });
-      // The watch delivers the updated object; continue there with a fresh cache entry.
-      return undefined;
     }
     const ctx = renderContext(cr, { operator: this.operatorInputs() });
     const base: Omit<Observation, 'workloads'> = {
@@ -118,8 +126,11 @@ export class Reconciler {
     let credentials: { username: string; password: string } | undefined;
     let internal: Record<string, string>;
     try {
-      credentials = await ensureCredentials(this.client, cr);
-      internal = await ensureInternal(this.client, cr);
+      const cachedSecret = (name: string) => this.caches.owned.get('v1/Secret')?.get(ns, name);
+      [credentials, internal] = await Promise.all([
+        ensureCredentials(this.client, cr, cachedSecret),
+        ensureInternal(this.client, cr, cachedSecret),
+      ]);
     } catch (e) {
       if (!(e instanceof CredentialsMissing)) throw e;
       await this.writeStatus(cr, {
@@ -130,20 +141,21 @@ export class Reconciler {
       return { requeueAfterMs: 15_000 };
     }
 
-    const { objects, patches } = render(cr, { credentials, internal, operator: this.operatorInputs() });
-    const desired = objects.map((o) => withDesiredHash(o));
+    const { desired, patches } = this.rendered(cr, credentials, internal);
+    // Objects are independent for server-side apply (pods wait for their ConfigMaps and Secrets),
+    // so everything that differs goes out at once.
     let invalid: Observation['invalid'];
-    for (const o of desired) {
-      if (!needsApply(o, this.cached(o))) continue;
-      try {
-        await this.client.apply(o as KubeObject);
-      } catch (e) {
-        if (e instanceof ApiError && (e.status === 422 || e.status === 400)) {
-          invalid = { reason: 'InvalidConfiguration', message: `${o.kind} ${o.metadata.name}: ${e.message}` };
-          break;
-        }
-        throw e;
+    const toApply = desired.filter((o) => needsApply(o, this.cached(o)));
+    const results = await Promise.allSettled(toApply.map((o) => this.client.apply(o as KubeObject)));
+    for (const [i, r] of results.entries()) {
+      if (r.status === 'fulfilled') continue;
+      const e = r.reason;
+      if (e instanceof ApiError && (e.status === 422 || e.status === 400)) {
+        const o = toApply[i];
+        invalid = { reason: 'InvalidConfiguration', message: `${o?.kind} ${o?.metadata.name}: ${e.message}` };
+        continue;
       }
+      throw e;
     }
     let waiting: Observation['waitingFor'];
     if (!invalid) {
@@ -178,6 +190,32 @@ export class Reconciler {
     );
     const requeue = [waiting ? 30_000 : undefined, smokeIn].filter((x): x is number => x !== undefined);
     return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
+  }
+
+  /**
+   * render() is pure, so its result is remembered per MessageQueue until an input changes: most
+   * reconciles are triggered by our own writes echoing back through the watches and change nothing.
+   */
+  private rendered(
+    cr: MessageQueue & KubeObject,
+    credentials: { username: string; password: string } | undefined,
+    internal: Record<string, string>,
+  ): { desired: K8sObject[]; patches: K8sObject[] } {
+    const key = `${cr.metadata.namespace}/${cr.metadata.name}`;
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([cr.metadata.uid, cr.metadata.generation, cr.spec, credentials, internal]))
+      .digest('hex');
+    const hit = this.renderMemo.get(key);
+    if (hit?.fingerprint === fingerprint) return hit;
+    const { objects, patches } = render(cr, { credentials, internal, operator: this.operatorInputs() });
+    const entry = { fingerprint, desired: objects.map((o) => withDesiredHash(o)), patches };
+    this.renderMemo.set(key, entry);
+    return entry;
+  }
+
+  /** Drops remembered renders of MessageQueues that are gone. */
+  forget(key: string): void {
+    this.renderMemo.delete(key);
   }
 
   private operatorInputs() {
