@@ -6,6 +6,7 @@ import { activemqSmoke } from './activemq.ts';
 import { kafkaSmoke } from './kafka.ts';
 import { rabbitmqSmokeTest } from './rabbitmq.ts';
 import { redisSmokeTest } from './redis.ts';
+import { rocketmqSmoke } from './rocketmq.ts';
 import type { SmokeTest } from './types.ts';
 import { zeromqSmoke } from './zeromq.ts';
 
@@ -15,6 +16,7 @@ const SMOKE_TESTS: readonly SmokeTest[] = [
   kafkaSmoke,
   zeromqSmoke,
   activemqSmoke,
+  rocketmqSmoke,
   // one line per engine
 ];
 

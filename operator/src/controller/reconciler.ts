@@ -9,6 +9,7 @@ import { DESIRED_HASH_ANNOTATION, needsApply, objectKey, prunable, withDesiredHa
 import { engineModule } from '../engines/index.ts';
 import { renderContext } from '../render/context.ts';
 import { OWNER_LABEL } from '../render/labels.ts';
+import { PATCH_ANNOTATION } from '../render/patch.ts';
 import { type K8sObject, render } from '../render/render.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
@@ -171,6 +172,7 @@ export class Reconciler {
         }
       }
       await this.prune(cr, desired);
+      if (cr.spec.engine === 'zeromq') await this.removeStaleSidecars(cr, patches);
     }
 
     const ep = engineModule(cr.spec.engine).endpoint(ctx);
@@ -251,6 +253,36 @@ export class Reconciler {
       },
     };
     await this.client.apply(body as KubeObject, sidecarManager(cr));
+  }
+
+  /** Takes the sidecar out of Deployments that were dropped from `zeromq.sidecarFor`. */
+  private async removeStaleSidecars(cr: MessageQueue, patches: K8sObject[]): Promise<void> {
+    const ns = cr.metadata.namespace as string;
+    const marker =
+      patches[0]?.metadata.annotations?.[PATCH_ANNOTATION] ?? `zeromq-sidecar/${cr.metadata.name}`;
+    const wanted = new Set(patches.map((p) => p.metadata.name));
+    const deployments = await this.client.list(DEPLOYMENT, ns);
+    for (const d of deployments.items) {
+      if (d.metadata.annotations?.[PATCH_ANNOTATION] !== marker || wanted.has(d.metadata.name)) continue;
+      this.log.info({ deployment: d.metadata.name, namespace: ns }, 'removing the ZeroMQ sidecar');
+      await this.removeSidecar(cr, d.metadata.name);
+    }
+  }
+
+  /** Applying an empty object with the sidecar's manager removes every field that manager owned. */
+  private async removeSidecar(cr: MessageQueue, target: string): Promise<void> {
+    try {
+      await this.client.apply(
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: target, namespace: cr.metadata.namespace },
+        },
+        sidecarManager(cr),
+      );
+    } catch (e) {
+      if (!(e instanceof ApiError && (e.status === 404 || e.status === 422))) throw e;
+    }
   }
 
   /** Deletes owned objects no longer desired (e.g. the PDB after scaling to one replica). */
@@ -375,17 +407,7 @@ export class Reconciler {
     const terminating =
       !nsObj || nsObj.metadata.deletionTimestamp !== undefined || nsObj.status?.phase === 'Terminating';
     if (!terminating) {
-      for (const target of cr.spec.zeromq?.sidecarFor ?? []) {
-        try {
-          // Applying an empty object with the same manager removes every field that manager owned.
-          await this.client.apply(
-            { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: target, namespace: ns } },
-            sidecarManager(cr),
-          );
-        } catch (e) {
-          if (!(e instanceof ApiError && (e.status === 404 || e.status === 422))) throw e;
-        }
-      }
+      if (cr.spec.engine === 'zeromq') await this.removeStaleSidecars(cr, []);
       if (cr.spec.storage?.deleteClaim) {
         const claims = await this.client.list(PVC, ns, `${OWNER_LABEL}=${cr.metadata.name}`);
         for (const c of claims.items) await this.client.delete(PVC, ns, c.metadata.name);

@@ -374,3 +374,53 @@ describe('API server restart', () => {
     assert.equal(op.proc.exitCode, null, 'operator exited');
   });
 });
+
+describe('ZeroMQ sidecars', () => {
+  test('a sidecar is added to named Deployments, removed when dropped from the list and on delete', async () => {
+    await ns('it-sidecar');
+    const deployment = (name: string) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: 'it-sidecar' },
+      spec: {
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: { containers: [{ name: 'app', image: 'busybox' }] },
+        },
+      },
+    });
+    await c.client.create(deployment('pricing') as never);
+    await c.client.create(deployment('billing') as never);
+    const containers = async (name: string) => {
+      const d = await c.client.get<
+        KubeObject & { spec: { template: { spec: { containers: { name: string }[] } } } }
+      >(OWNED_TYPES.find((t) => t.kind === 'Deployment') as never, 'it-sidecar', name);
+      return d.spec.template.spec.containers.map((x) => x.name).sort();
+    };
+    await c.client.create(
+      mq('it-sidecar', 'ticks', {
+        engine: 'zeromq',
+        zeromq: { sidecarFor: ['pricing', 'billing'] },
+      }) as never,
+    );
+    await waitFor(
+      async () => (await containers('pricing')).length === 2 && (await containers('billing')).length === 2,
+      30_000,
+      'sidecars added',
+    );
+    assert.deepEqual(await containers('pricing'), ['app', 'mqop-zmq-sidecar']);
+    await c.client.mergePatch(MESSAGE_QUEUE, 'it-sidecar', 'ticks', {
+      spec: { zeromq: { sidecarFor: ['pricing'] } },
+    });
+    await waitFor(async () => (await containers('billing')).length === 1, 30_000, 'billing sidecar removed');
+    assert.deepEqual(await containers('pricing'), ['app', 'mqop-zmq-sidecar']);
+    await c.client.delete(MESSAGE_QUEUE, 'it-sidecar', 'ticks');
+    await waitFor(
+      async () => (await containers('pricing')).length === 1,
+      30_000,
+      'pricing sidecar removed on delete',
+    );
+    assert.deepEqual(await containers('pricing'), ['app']);
+  });
+});
