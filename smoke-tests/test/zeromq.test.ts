@@ -142,16 +142,21 @@ for (const pattern of PATTERNS) {
       assertPassed(r, 5);
     });
 
-    test('two runs at once do not interfere', async () => {
-      const opts = { messages: 3000, messageBytes: 512, timeoutSeconds: 30 };
-      const [a, b] = await Promise.all([
-        zeromqSmoke.run(target(), { ...opts, runId: `a${Date.now()}` }),
-        // A run id that extends the other's must not receive its messages either.
-        zeromqSmoke.run(target(), { ...opts, runId: `a${Date.now()}0` }),
-      ]);
-      assertPassed(a, 3000);
-      assertPassed(b, 3000);
-    });
+    // Pub/sub runs are isolated by topic. A PUSH/PULL device deals each message to whichever
+    // puller is next, so concurrent pipeline runs take each other's messages by design: the smoke
+    // test hands them back, best effort, and mqop never runs two at once on one proxy (one run in
+    // flight per MessageQueue). Only pub/sub promises isolation, so only pub/sub is tested for it.
+    if (pattern === 'pubsub')
+      test('two runs at once do not interfere', async () => {
+        const opts = { messages: 3000, messageBytes: 512, timeoutSeconds: 30 };
+        const [a, b] = await Promise.all([
+          zeromqSmoke.run(target(), { ...opts, runId: `a${Date.now()}` }),
+          // A run id that extends the other's must not receive its messages either.
+          zeromqSmoke.run(target(), { ...opts, runId: `a${Date.now()}0` }),
+        ]);
+        assertPassed(a, 3000);
+        assertPassed(b, 3000);
+      });
 
     test('the run uses its own topic and leaves no connection behind', async () => {
       const p = proxies.get(pattern) as Proxy;
