@@ -379,6 +379,8 @@ export class Deadline {
 
   /** Milliseconds left (never below 0). */
   remaining(): number {
+    // Timers may fire a fraction of a millisecond before performance.now() reaches the deadline.
+    if (this.signal.aborted) return 0;
     return Math.max(0, this.timeoutMillis - this.elapsed());
   }
 
