@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { API_DOC_PATH, apiDoc, CRD_PATH, crdYaml } from '../src/api/crd-file.ts';
+import { API_DOC_PATH, apiDoc, CHART_CRD_PATH, CRD_PATH, crdYaml } from '../src/api/crd-file.ts';
 import { ENGINE_TRAITS, ENGINES } from '../src/api/engines.ts';
 import { DNS_LABEL_MAX, derivedNames, MAX_CR_NAME, STATEFULSET_MAX } from '../src/render/names.ts';
 import { BAD_INPUTS } from './bad-input.ts';
@@ -11,6 +11,10 @@ import { admissionErrors } from './support/crd-validator.ts';
 describe('CRD', () => {
   test('the checked-in CRD is what the TypeScript schema generates (run npm run gen:crds)', () => {
     assert.equal(readFileSync(CRD_PATH, 'utf8'), crdYaml());
+  });
+
+  test("the Helm chart's CRD (charts/mqop/crds/) is the same generated file (run npm run gen:crds)", () => {
+    assert.equal(readFileSync(CHART_CRD_PATH, 'utf8'), crdYaml());
   });
 
   test('docs/api.md is what the TypeScript schema generates (run npm run gen:crds)', () => {

@@ -91,6 +91,15 @@ export class Reconciler {
       this.metrics.reconciles.inc({ result: 'ok' });
       return out;
     } catch (e) {
+      // The MessageQueue vanished mid-reconcile (its finalizer was just removed): nothing to do.
+      if (
+        e instanceof ApiError &&
+        e.status === 404 &&
+        !(await this.client.getOrUndefined(MESSAGE_QUEUE, namespace, name))
+      ) {
+        this.forget(key);
+        return undefined;
+      }
       const kind = e instanceof ApiError ? (e.status === 409 ? 'conflict' : `http_${e.status}`) : 'error';
       this.metrics.errors.inc({ kind });
       this.metrics.reconciles.inc({ result: 'error' });
@@ -146,8 +155,18 @@ export class Reconciler {
     // Objects are independent for server-side apply (pods wait for their ConfigMaps and Secrets),
     // so everything that differs goes out at once.
     let invalid: Observation['invalid'];
-    const toApply = desired.filter((o) => needsApply(o, this.cached(o)));
-    const results = await Promise.allSettled(toApply.map((o) => this.client.apply(o as KubeObject)));
+    // Roles go first: the API server checks a new RoleBinding against its Role (RBAC escalation
+    // prevention) and refuses it while the Role is missing, unless the caller may bind anything,
+    // which mqop's own RBAC (charts/mqop) does not allow.
+    const changed = desired.filter((o) => needsApply(o, this.cached(o)));
+    const toApply = [
+      ...changed.filter((o) => o.kind === 'Role'),
+      ...changed.filter((o) => o.kind !== 'Role'),
+    ];
+    const apply = (objs: K8sObject[]) =>
+      Promise.allSettled(objs.map((o) => this.client.apply(o as KubeObject)));
+    const firstWave = toApply.filter((o) => o.kind === 'Role');
+    const results = [...(await apply(firstWave)), ...(await apply(toApply.slice(firstWave.length)))];
     for (const [i, r] of results.entries()) {
       if (r.status === 'fulfilled') continue;
       const e = r.reason;
