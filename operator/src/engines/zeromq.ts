@@ -105,9 +105,11 @@ export const zeromq: EngineModule = {
             { name: 'backend', containerPort: BACKEND_PORT, protocol: 'TCP' },
             { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' },
           ],
+          // ephemeral-storage: the proxy writes nothing to disk (read-only root filesystem); what
+          // counts is its log, which the kubelet rotates (by default 5 x 10Mi).
           resources: containerResources(ctx, {
-            requests: { cpu: '50m', memory: '64Mi' },
-            limits: { memory: '256Mi' },
+            requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '16Mi' },
+            limits: { memory: '256Mi', 'ephemeral-storage': '128Mi' },
           }),
           readinessProbe: healthProbe(HEALTH_PORT),
           livenessProbe: { ...healthProbe(HEALTH_PORT), initialDelaySeconds: 5 },
@@ -148,8 +150,8 @@ export const zeromq: EngineModule = {
                     ...tuningFlags(ctx),
                   ],
                   resources: {
-                    requests: { cpu: '10m', memory: '32Mi' },
-                    limits: { memory: '128Mi' },
+                    requests: { cpu: '10m', memory: '32Mi', 'ephemeral-storage': '16Mi' },
+                    limits: { memory: '128Mi', 'ephemeral-storage': '128Mi' },
                   },
                   readinessProbe: toJsonProbe(SIDECAR_HEALTH_PORT),
                   livenessProbe: { ...toJsonProbe(SIDECAR_HEALTH_PORT), initialDelaySeconds: 5 },

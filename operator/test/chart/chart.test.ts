@@ -119,7 +119,8 @@ describe('rendered chart', () => {
       roles.map((r) => `${r.metadata.namespace}/${r.metadata.name}`),
       [`${RELEASE_NS}/mqop-leader-election`],
     );
-    assert.equal(byKind(objs, 'PodDisruptionBudget').length, 0, 'no PDB for one replica');
+    assert.equal((byKind(objs, 'Deployment')[0]?.spec as { replicas: number }).replicas, 2, 'HA by default');
+    assert.equal(byKind(objs, 'PodDisruptionBudget').length, 1);
     assert.equal(byKind(objs, 'ServiceMonitor').length, 0);
     const { c } = container(objs);
     const args = c.args as string[];
@@ -197,6 +198,11 @@ describe('rendered chart', () => {
     );
     assert.equal(env.POD_NAME, 'metadata.name');
     assert.equal(env.POD_NAMESPACE, 'metadata.namespace');
+  });
+
+  test('one replica: no PodDisruptionBudget (it would block every drain)', async () => {
+    const objs = docs(await template(['replicaCount=1']));
+    assert.equal(byKind(objs, 'PodDisruptionBudget').length, 0);
   });
 
   test('HA: 2 replicas get a PodDisruptionBudget; flags follow the values', async () => {
@@ -309,7 +315,7 @@ test('kube-score: every finding on the chart and on every engine is fixed or jus
   const sources: [string, Promise<string>][] = [
     ['chart', template()],
     ['chart', template(NAMESPACED)],
-    ['chart', template(['replicaCount=2'])],
+    ['chart', template(['replicaCount=1'])],
     ['chart', template(['serviceMonitor.enabled=true'])],
   ];
   for (const engine of ENGINES) {
