@@ -119,7 +119,11 @@ describe('rendered chart', () => {
       roles.map((r) => `${r.metadata.namespace}/${r.metadata.name}`),
       [`${RELEASE_NS}/mqop-leader-election`],
     );
-    assert.equal((byKind(objs, 'Deployment')[0]?.spec as { replicas: number }).replicas, 2, 'HA by default');
+    assert.equal(
+      (byKind(objs, 'Deployment')[0]?.spec as { replicas?: number } | undefined)?.replicas,
+      2,
+      'HA by default',
+    );
     assert.equal(byKind(objs, 'PodDisruptionBudget').length, 1);
     assert.equal(byKind(objs, 'ServiceMonitor').length, 0);
     const { c } = container(objs);
