@@ -10,6 +10,7 @@
  * Usage: node operator/bench/reconcile-bench.ts [--count 1000] [--concurrency 4] [--out bench/results]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -57,12 +58,36 @@ function quantile(buckets: [number, number][], q: number): number {
   return prevLe;
 }
 
+/** User + system CPU time of a process so far (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Write requests by verb and resource, e.g. `{"patch messagequeues/status": 1000}`. */
+function breakdown(writes: { verb: string; uri: string }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const w of writes) {
+    const path = new URL(w.uri, 'http://x').pathname.split('/');
+    const i = path.indexOf('namespaces');
+    const resource =
+      i >= 0
+        ? path
+            .slice(i + 2)
+            .filter((_, j) => j !== 1)
+            .join('/')
+        : path.at(-1);
+    const k = `${w.verb} ${resource}`;
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
+
 async function main() {
   const c = await startCluster();
   const log = (...a: unknown[]) => console.log(new Date().toISOString().slice(11, 19), ...a);
   try {
     await c.client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } });
-    await c.client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ceiling' } });
     const crs = Array.from({ length: N }, (_, i) => {
       const engine = ENGINES[i % ENGINES.length] as string;
       const spec: Record<string, unknown> = { engine, smokeTest: { enabled: false } };
@@ -74,7 +99,8 @@ async function main() {
         spec,
       };
     });
-    log(`creating ${N} MessageQueues (operator stopped)`);
+    const load0 = loadavg().map((l) => Math.round(l * 100) / 100);
+    log(`creating ${N} MessageQueues (operator stopped); load average ${load0.join(' ')}`);
     await pool(crs, 16, async (cr) => {
       await c.client.create(cr as KubeObject);
     });
@@ -96,6 +122,7 @@ async function main() {
       'all reconciled',
     );
     const operatorSeconds = (Date.now() - t0) / 1000;
+    const operatorCpuSeconds = cpuSeconds(op.proc.pid as number);
     log(`operator: ${N} reconciled in ${operatorSeconds.toFixed(1)} s`);
     const pid = op.proc.pid as number;
     const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
@@ -108,12 +135,26 @@ async function main() {
     }
     const reconciles = buckets.at(-1)?.[1] ?? 0;
 
-    // Idle resyncs: writes per resync over two resync periods.
-    await sleep(5000);
+    const runWrites = breakdown(c.operatorWrites().filter((w) => w.time >= t0));
+    log(`operator writes while reconciling: ${JSON.stringify(runWrites)}`);
+
+    // Idle resyncs. The controller-manager keeps creating Pods for the new StatefulSets for a
+    // while, and the status that mirrors them changes (a real change, not idle): wait until the
+    // operator has written nothing for 20 s (at most 10 min), then count over two resync periods.
+    const settle0 = Date.now();
+    for (let last = -1, quietSince = Date.now(); Date.now() - settle0 < 600_000; await sleep(5000)) {
+      const n = c.operatorWrites().length;
+      if (n !== last) [last, quietSince] = [n, Date.now()];
+      else if (Date.now() - quietSince >= 20_000) break;
+    }
+    const settleSeconds = (Date.now() - settle0) / 1000;
+    log(`settled after ${settleSeconds.toFixed(0)} s`);
+    const idleFrom = Date.now();
     const before = c.operatorWrites().length;
     const rBefore = await op.metric('mqop_reconcile_total');
     await sleep(65_000);
     const idleWrites = c.operatorWrites().length - before;
+    const idleBreakdown = breakdown(c.operatorWrites().filter((w) => w.time >= idleFrom));
     const idleReconciles = (await op.metric('mqop_reconcile_total')) - rBefore;
     await op.kill('SIGTERM');
 
@@ -151,12 +192,23 @@ async function main() {
       );
       objects.push(...(rendered as KubeObject[]));
     }
-    const c0 = Date.now();
-    await pool(objects, CONC, async (o) => {
-      await c.client.apply(o, 'ceiling');
-    });
-    const ceilingSeconds = (Date.now() - c0) / 1000;
-    log(`ceiling: ${objects.length} objects applied in ${ceilingSeconds.toFixed(1)} s`);
+    // The ceiling is the API server's best: the same objects at the operator's concurrency and at
+    // 4x that, each pass into a fresh namespace; the faster pass is the ceiling.
+    const passes: { concurrency: number; seconds: number }[] = [];
+    for (const [i, conc] of [CONC, CONC * 4].entries()) {
+      const ns = `ceiling-${i}`;
+      await c.client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+      const c0 = Date.now();
+      await pool(objects, conc, async (o) => {
+        await c.client.apply({ ...o, metadata: { ...o.metadata, namespace: ns } }, 'ceiling');
+      });
+      passes.push({ concurrency: conc, seconds: (Date.now() - c0) / 1000 });
+      log(
+        `ceiling: ${objects.length} objects applied in ${passes.at(-1)?.seconds.toFixed(1)} s, ${conc} in flight`,
+      );
+    }
+    const best = passes.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+    const ceilingSeconds = best.seconds;
 
     const result = {
       date: new Date().toISOString(),
@@ -167,7 +219,13 @@ async function main() {
       objectsPerRun: objects.length,
       operatorSeconds,
       ceilingSeconds,
+      operatorCpuSeconds,
+      ceilingPasses: passes,
       ratio: Math.round((ceilingSeconds / operatorSeconds) * 1000) / 1000,
+      loadAverageBefore: load0,
+      operatorWritesWhileReconciling: runWrites,
+      settleSeconds,
+      idleWriteBreakdown: idleBreakdown,
       reconciles,
       reconcileP50Ms: Math.round(quantile(buckets, 0.5) * 10000) / 10,
       reconcileP99Ms: Math.round(quantile(buckets, 0.99) * 10000) / 10,
@@ -187,12 +245,17 @@ ${result.date} — ${result.kubernetes}; ${result.machine}. Produced by \`node o
 | MessageQueues (six engines in turn) | ${N} |
 | objects per run (rendered + Secrets) | ${objects.length} |
 | mqop: time until all reconciled | ${operatorSeconds.toFixed(1)} s |
-| ceiling: same objects, plain server-side apply, same concurrency (${CONC}) | ${ceilingSeconds.toFixed(1)} s |
+| ceiling: same objects, plain server-side apply, best of ${passes.map((p) => `${p.seconds.toFixed(1)} s at ${p.concurrency} in flight`).join(' and ')} | ${ceilingSeconds.toFixed(1)} s |
 | **ratio (ceiling time / mqop time; goal ≥ 0.8)** | **${result.ratio}** |
+| operator CPU time while reconciling (of 2 cores × ${operatorSeconds.toFixed(0)} s) | ${operatorCpuSeconds.toFixed(1)} s |
 | reconciles during the run | ${reconciles} |
 | reconcile latency p50 / p99 | ${result.reconcileP50Ms} ms / ${result.reconcileP99Ms} ms |
 | operator RSS at ${N} MessageQueues | ${result.operatorRssMiB} MiB |
-| write requests during ${idleReconciles} idle reconciles (${(idleReconciles / N).toFixed(1)} resyncs) | ${idleWrites} |
+| write requests during ${idleReconciles} idle reconciles (${(idleReconciles / N).toFixed(1)} resyncs), after ${settleSeconds.toFixed(0)} s settling | ${idleWrites} ${idleWrites ? JSON.stringify(idleBreakdown) : ''} |
+| operator writes while reconciling | ${Object.entries(runWrites)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ')} |
+| load average (1/5/15 min) before the run | ${load0.join(' / ')} |
 `;
     writeFileSync(join(values.out as string, 'controller.md'), md);
     console.log(md);

@@ -52,6 +52,17 @@ is_ours() {
   [[ $(basename "${exe% (deleted)}") == "$2" ]]
 }
 
+# has_exited <dir> <name> <started-at-SECONDS>: the component started by start_component is gone.
+# Right after the start its pid may still be the forked shell about to exec the binary (seen on a
+# loaded machine), so a live pid that is not yet the binary counts as starting for 10 s.
+has_exited() {
+  local pid
+  pid=$(pid_of "$1" "$2")
+  is_ours "$pid" "$2" && return 1
+  [[ -n $pid && -d /proc/$pid ]] && ((SECONDS - $3 < 10)) && return 1
+  return 0
+}
+
 # stop_pid <pid> <name> [grace-seconds]: SIGTERM, wait, then SIGKILL.
 stop_pid() {
   local pid=$1 name=$2 grace=${3:-10} i
@@ -92,8 +103,7 @@ wait_ready() {
   bin=$(sed -n 's/^MQOP_K8S_BIN=//p' "$dir/env" | tr -d "'")
   start=$SECONDS
   while ((SECONDS - start < timeout)); do
-    is_ours "$(pid_of "$dir" kube-apiserver)" kube-apiserver || {
-      show_log_tail "$dir" kube-apiserver; kdie "kube-apiserver exited"; }
+    has_exited "$dir" kube-apiserver "$start" && { show_log_tail "$dir" kube-apiserver; kdie "kube-apiserver exited"; }
     if out=$("$bin/kubectl" --kubeconfig "$dir/kubeconfig" --request-timeout=2s get --raw /readyz 2>/dev/null) &&
       [[ $out == ok ]]; then
       return 0

@@ -225,7 +225,7 @@ fail() { klog "ERROR: $*"; "$K8S_SCRIPTS/down.sh" "$dir" || true; exit 1; }
 start_component "$dir" etcd
 start=$SECONDS
 until curl -fsS "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'; do
-  is_ours "$(pid_of "$dir" etcd)" etcd || { show_log_tail "$dir" etcd; fail "etcd exited"; }
+  has_exited "$dir" etcd "$start" && { show_log_tail "$dir" etcd; fail "etcd exited"; }
   ((SECONDS - start < timeout)) || { show_log_tail "$dir" etcd; fail "etcd not healthy after ${timeout}s"; }
   sleep 0.2
 done
@@ -238,7 +238,7 @@ klog "kube-apiserver ready at $SERVER ($((SECONDS - T0))s)"
 start_component "$dir" kube-controller-manager
 start=$SECONDS
 until kubectl -n default get serviceaccount default >/dev/null 2>&1; do
-  is_ours "$(pid_of "$dir" kube-controller-manager)" kube-controller-manager ||
+  has_exited "$dir" kube-controller-manager "$start" &&
     { show_log_tail "$dir" kube-controller-manager; fail "kube-controller-manager exited"; }
   ((SECONDS - start < timeout)) ||
     { show_log_tail "$dir" kube-controller-manager; fail "no default ServiceAccount after ${timeout}s"; }

@@ -62,6 +62,20 @@ function owned(cr: MessageQueue, name: string, component: string, data: Record<s
 /** Looks a Secret up in the informer cache (only mqop-labelled Secrets are cached). */
 export type SecretCache = (name: string) => KubeObject | undefined;
 
+/**
+ * Creates a generated Secret unless it exists: a cache miss goes straight to create (one round
+ * trip for a new MessageQueue), and 409 means another replica or an earlier, crashed run made it,
+ * so theirs is read and kept, never overwritten.
+ */
+async function createOnce(client: KubeClient, secret: Secret): Promise<Secret> {
+  try {
+    return await client.create<Secret>(secret);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 409)) throw e;
+    return client.get<Secret>(SECRET, secret.metadata.namespace as string, secret.metadata.name);
+  }
+}
+
 export async function ensureCredentials(
   client: KubeClient,
   cr: MessageQueue,
@@ -71,21 +85,17 @@ export async function ensureCredentials(
   const ns = cr.metadata.namespace as string;
   const userSecret = cr.spec.auth?.secretName;
   const name = userSecret || renderContext(cr).names.credentials;
-  let s =
-    (userSecret ? undefined : (cache(name) as Secret | undefined)) ??
-    (await client.getOrUndefined<Secret>(SECRET, ns, name));
-  if (!s) {
-    if (userSecret)
-      throw new CredentialsMissing(`Secret ${userSecret} (spec.auth.secretName) does not exist yet`);
-    try {
-      s = await client.create<Secret>(
+  let s: Secret | undefined;
+  if (userSecret) {
+    s = await client.getOrUndefined<Secret>(SECRET, ns, name);
+    if (!s) throw new CredentialsMissing(`Secret ${userSecret} (spec.auth.secretName) does not exist yet`);
+  } else {
+    s =
+      (cache(name) as Secret | undefined) ??
+      (await createOnce(
+        client,
         owned(cr, name, 'credentials', { username: 'mqop', password: generatePassword() }),
-      );
-    } catch (e) {
-      // Another replica or an earlier crashed run created it: read theirs, never overwrite.
-      if (!(e instanceof ApiError && e.status === 409)) throw e;
-      s = await client.get<Secret>(SECRET, ns, name);
-    }
+      ));
   }
   const username = decode(s, 'username');
   const password = decode(s, 'password');
@@ -105,17 +115,10 @@ export async function ensureInternal(
   if (keys.length === 0) return {};
   const ns = cr.metadata.namespace as string;
   const name = renderContext(cr).names.internal;
-  let s = (cache(name) as Secret | undefined) ?? (await client.getOrUndefined<Secret>(SECRET, ns, name));
   const fresh = () =>
     Object.fromEntries(keys.map((k) => [k, (gens[k] as (r: Uint8Array) => string)(randomBytes(32))]));
-  if (!s) {
-    try {
-      s = await client.create<Secret>(owned(cr, name, 'internal', fresh()));
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 409)) throw e;
-      s = await client.get<Secret>(SECRET, ns, name);
-    }
-  }
+  let s =
+    (cache(name) as Secret | undefined) ?? (await createOnce(client, owned(cr, name, 'internal', fresh())));
   const missing = keys.filter((k) => !s?.data?.[k]);
   if (missing.length) {
     const add = fresh();

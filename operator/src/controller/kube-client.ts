@@ -59,6 +59,13 @@ export class KubeClient {
   private readonly observers: RequestObserver[] = [];
 
   private readonly userAgent: string;
+  /**
+   * One keep-alive connection pool for every request. The kubeconfig's options come with a fresh
+   * Agent per request (a TCP and TLS handshake each time, which at 1,000 MessageQueues cost more
+   * CPU than the requests themselves); the TLS material stays per request, so the pool keys on it
+   * and rotated certificates get new connections.
+   */
+  private readonly agent = new https.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: 'lifo' });
   /** Field manager of every write: `mqop` for the operator, another name for tools and tests. */
   readonly fieldManager: string;
 
@@ -90,9 +97,12 @@ export class KubeClient {
       timeout: 30_000,
     };
     await this.kc.applyToHTTPSOptions(options);
+    options.agent = this.agent;
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     if (payload !== undefined) {
       (options.headers as Record<string, string>)['Content-Type'] = opts.contentType ?? 'application/json';
+      // A known length: no chunked request bodies on reused connections.
+      (options.headers as Record<string, string>)['Content-Length'] = String(Buffer.byteLength(payload));
     }
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = https.request(url, options, (res) => {
@@ -109,7 +119,12 @@ export class KubeClient {
       req.end();
     });
     for (const o of this.observers) o(verb, url.pathname, status);
-    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    let json: Record<string, unknown> = {};
+    try {
+      if (text) json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new ApiError(status, 'BadResponse', `${method} ${url.pathname}: not JSON: ${text.slice(0, 200)}`);
+    }
     if (status < 200 || status >= 300) {
       throw new ApiError(status, String(json.reason ?? status), String(json.message ?? text.slice(0, 500)));
     }

@@ -28,6 +28,18 @@ import { DEPLOYMENT, EVENT, MESSAGE_QUEUE, NAMESPACE, PVC, typeOf } from './reso
 import type { ReconcileOutcome } from './work-queue.ts';
 
 export const FINALIZER = 'mqop.dev/cleanup';
+
+/**
+ * Whether deleting this MessageQueue needs mqop's cleanup: claims to delete (`deleteClaim`), or
+ * sidecars to take out of Deployments mqop does not own. Everything else is owned by the
+ * MessageQueue and garbage-collected, so no finalizer holds the delete (and an uninstalled
+ * operator blocks nothing).
+ */
+export function needsFinalizer(cr: MessageQueue): boolean {
+  const storage = cr.spec.storage;
+  if (storage?.deleteClaim === true && storage.ephemeral !== true) return true;
+  return cr.spec.engine === 'zeromq' && (cr.spec.zeromq?.sidecarFor?.length ?? 0) > 0;
+}
 /** Field manager for sidecar containers in the user's Deployments, one per MessageQueue. */
 export const sidecarManager = (cr: MessageQueue) => `mqop-sidecar-${cr.metadata.name}`;
 
@@ -114,17 +126,30 @@ export class Reconciler {
   }
 
   private async sync(current: MessageQueue & KubeObject): Promise<ReconcileOutcome | undefined> {
-    let cr = current;
-    const ns = cr.metadata.namespace as string;
-    if (!cr.metadata.finalizers?.includes(FINALIZER)) {
+    const ns = current.metadata.namespace as string;
+    // The finalizer and the Secrets are independent writes: they go out together (one round trip
+    // instead of two on a new MessageQueue). Objects created before the finalizer lands are owned
+    // by the MessageQueue, so garbage collection covers a delete that comes in between.
+    const addFinalizer = async (): Promise<MessageQueue & KubeObject> => {
+      if (!needsFinalizer(current) || current.metadata.finalizers?.includes(FINALIZER)) return current;
       // resourceVersion makes this a compare-and-swap: a concurrent change gives 409 and a requeue.
-      cr = await this.client.mergePatch<MessageQueue & KubeObject>(MESSAGE_QUEUE, ns, cr.metadata.name, {
+      return this.client.mergePatch<MessageQueue & KubeObject>(MESSAGE_QUEUE, ns, current.metadata.name, {
         metadata: {
-          finalizers: [...(cr.metadata.finalizers ?? []), FINALIZER],
-          resourceVersion: cr.metadata.resourceVersion,
+          finalizers: [...(current.metadata.finalizers ?? []), FINALIZER],
+          resourceVersion: current.metadata.resourceVersion,
         },
       });
-    }
+    };
+    const cachedSecret = (name: string) => this.caches.owned.get('v1/Secret')?.get(ns, name);
+    const [finalized, secrets] = await Promise.allSettled([
+      addFinalizer(),
+      Promise.all([
+        ensureCredentials(this.client, current, cachedSecret),
+        ensureInternal(this.client, current, cachedSecret),
+      ]),
+    ]);
+    if (finalized.status === 'rejected') throw finalized.reason;
+    const cr = finalized.value;
     const ctx = renderContext(cr, { operator: this.operatorInputs() });
     const base: Omit<Observation, 'workloads'> = {
       generation: cr.metadata.generation ?? 0,
@@ -133,23 +158,16 @@ export class Reconciler {
       version: ctx.version,
     };
 
-    let credentials: { username: string; password: string } | undefined;
-    let internal: Record<string, string>;
-    try {
-      const cachedSecret = (name: string) => this.caches.owned.get('v1/Secret')?.get(ns, name);
-      [credentials, internal] = await Promise.all([
-        ensureCredentials(this.client, cr, cachedSecret),
-        ensureInternal(this.client, cr, cachedSecret),
-      ]);
-    } catch (e) {
-      if (!(e instanceof CredentialsMissing)) throw e;
+    if (secrets.status === 'rejected') {
+      if (!(secrets.reason instanceof CredentialsMissing)) throw secrets.reason;
       await this.writeStatus(cr, {
         ...base,
         workloads: [],
-        waitingFor: { reason: 'CredentialsMissing', message: e.message },
+        waitingFor: { reason: 'CredentialsMissing', message: secrets.reason.message },
       });
       return { requeueAfterMs: 15_000 };
     }
+    const [credentials, internal] = secrets.value;
 
     const { desired, patches } = this.rendered(cr, credentials, internal);
     // Objects are independent for server-side apply (pods wait for their ConfigMaps and Secrets),
@@ -192,6 +210,9 @@ export class Reconciler {
       }
       await this.prune(cr, desired);
       if (cr.spec.engine === 'zeromq') await this.removeStaleSidecars(cr, patches);
+      // Nothing left that garbage collection would not clean up: the finalizer goes (a spec
+      // change dropped deleteClaim or the last sidecar target).
+      if (!needsFinalizer(cr) && cr.metadata.finalizers?.includes(FINALIZER)) await this.dropFinalizer(cr);
     }
 
     const ep = engineModule(cr.spec.engine).endpoint(ctx);
@@ -432,10 +453,15 @@ export class Reconciler {
         for (const c of claims.items) await this.client.delete(PVC, ns, c.metadata.name);
       }
     }
+    await this.dropFinalizer(cr);
+    return undefined;
+  }
+
+  private async dropFinalizer(cr: MessageQueue & KubeObject): Promise<void> {
     const finalizers = (cr.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
-    await this.client.mergePatch(MESSAGE_QUEUE, ns, cr.metadata.name, {
+    // resourceVersion: a compare-and-swap, as when it was added.
+    await this.client.mergePatch(MESSAGE_QUEUE, cr.metadata.namespace as string, cr.metadata.name, {
       metadata: { finalizers, resourceVersion: cr.metadata.resourceVersion },
     });
-    return undefined;
   }
 }

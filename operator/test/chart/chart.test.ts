@@ -23,6 +23,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ENGINES } from '../../src/api/engines.ts';
 import type { MessageQueue } from '../../src/api/types.ts';
 import type { KubeObject } from '../../src/controller/kube-client.ts';
+import { FINALIZER, needsFinalizer } from '../../src/controller/reconciler.ts';
 import { MESSAGE_QUEUE, typeOf } from '../../src/controller/resources.ts';
 import { render } from '../../src/render/render.ts';
 import {
@@ -494,7 +495,13 @@ describe('against a real API server', () => {
           60_000,
           () => `${ns}/${name} status; operator log:\n${op?.log()}`,
         );
-        assert.ok(cr.metadata.finalizers?.includes('mqop.dev/cleanup'));
+        // The finalizer (its update needs `messagequeues/finalizers`) exactly where there is
+        // cleanup to do.
+        assert.equal(
+          cr.metadata.finalizers?.includes(FINALIZER) ?? false,
+          needsFinalizer(cr),
+          `${ns}/${name} finalizer`,
+        );
         const { objects } = render(cr, {
           credentials: spec.engine === 'zeromq' ? undefined : { username: 'x', password: 'x' },
           operator: { namespace: RELEASE_NS },

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ENGINES, type EngineName } from '../../src/api/engines.ts';
 import type { MessageQueue } from '../../src/api/types.ts';
 import type { KubeObject } from '../../src/controller/kube-client.ts';
+import { FINALIZER } from '../../src/controller/reconciler.ts';
 import { MESSAGE_QUEUE, NAMESPACE, OWNED_TYPES, POD, PVC, SECRET } from '../../src/controller/resources.ts';
 import { engineModule } from '../../src/engines/index.ts';
 import { OWNER_LABEL } from '../../src/render/labels.ts';
@@ -120,7 +121,8 @@ describe('create', () => {
       assert.equal(sts.spec.template.spec.securityContext.runAsNonRoot, true);
       assert.equal(cr.status?.endpoint?.host.startsWith(`${engine}-`), true);
       assert.equal(cr.status?.connectionSecret, `${engine}-connection`);
-      assert.ok(cr.metadata.finalizers?.includes('mqop.dev/cleanup'));
+      // No claims to delete, no sidecars: garbage collection does all the cleanup, no finalizer.
+      assert.equal(cr.metadata.finalizers?.includes(FINALIZER) ?? false, false);
     });
   }
 });
@@ -325,6 +327,13 @@ describe('delete', () => {
       30_000,
       'claims',
     );
+    // Only the MessageQueue with deleteClaim has cleanup to do, so only it gets the finalizer.
+    await waitFor(
+      async () => (await getMq('it-delete', 'drop')).metadata.finalizers?.includes(FINALIZER),
+      30_000,
+      'drop: finalizer',
+    );
+    assert.equal((await getMq('it-delete', 'keep')).metadata.finalizers?.includes(FINALIZER) ?? false, false);
     await c.client.delete(MESSAGE_QUEUE, 'it-delete', 'keep');
     await c.client.delete(MESSAGE_QUEUE, 'it-delete', 'drop');
     await waitFor(
@@ -341,9 +350,28 @@ describe('delete', () => {
     assert.deepEqual(await claims('keep'), ['data-keep-redis-0']);
   });
 
+  test('the finalizer comes with deleteClaim and goes when a spec change drops it', async () => {
+    const name = 'flip';
+    await c.client.create(
+      mq('it-delete', name, { engine: 'kafka', storage: { size: '1Gi', deleteClaim: true } }) as never,
+    );
+    const has = async () =>
+      (await getMq('it-delete', name)).metadata.finalizers?.includes(FINALIZER) ?? false;
+    await waitFor(has, 30_000, 'finalizer added');
+    await c.client.mergePatch(MESSAGE_QUEUE, 'it-delete', name, {
+      spec: { storage: { deleteClaim: false } },
+    });
+    await waitFor(async () => !(await has()), 30_000, 'finalizer dropped');
+    await c.client.delete(MESSAGE_QUEUE, 'it-delete', name);
+  });
+
   test('deleting a namespace with MessageQueues never hangs', async () => {
     await ns('it-ns-delete');
-    for (const e of ['kafka', 'rabbitmq', 'zeromq'] as const)
+    // kafka keeps a finalizer (deleteClaim): the namespace must go anyway.
+    await c.client.create(
+      mq('it-ns-delete', 'kafka', { engine: 'kafka', storage: { size: '1Gi', deleteClaim: true } }) as never,
+    );
+    for (const e of ['rabbitmq', 'zeromq'] as const)
       await c.client.create(mq('it-ns-delete', e, { engine: e }) as never);
     await waitFor(
       async () => (await getMq('it-ns-delete', 'kafka')).metadata.finalizers?.length,
@@ -415,6 +443,8 @@ describe('ZeroMQ sidecars', () => {
     });
     await waitFor(async () => (await containers('billing')).length === 1, 30_000, 'billing sidecar removed');
     assert.deepEqual(await containers('pricing'), ['app', 'mqop-zmq-sidecar']);
+    // Sidecars are cleanup the garbage collector can't do: the finalizer is there.
+    assert.ok((await getMq('it-sidecar', 'ticks')).metadata.finalizers?.includes(FINALIZER));
     await c.client.delete(MESSAGE_QUEUE, 'it-sidecar', 'ticks');
     await waitFor(
       async () => (await containers('pricing')).length === 1,
