@@ -51,7 +51,8 @@ export const USER_AGENT = 'mqop-operator/0.1';
 type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'update' | 'delete';
 
 /** Called for each request; tests and metrics count writes with it. */
-export type RequestObserver = (verb: Verb, path: string, status: number) => void;
+/** Called after every request with its answer's status and how long it took, in seconds. */
+export type RequestObserver = (verb: Verb, path: string, status: number, seconds: number) => void;
 
 export class KubeClient {
   readonly kc: KubeConfig;
@@ -104,6 +105,7 @@ export class KubeClient {
       // A known length: no chunked request bodies on reused connections.
       (options.headers as Record<string, string>)['Content-Length'] = String(Buffer.byteLength(payload));
     }
+    const started = performance.now();
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = https.request(url, options, (res) => {
         const chunks: Buffer[] = [];
@@ -118,7 +120,8 @@ export class KubeClient {
       if (payload !== undefined) req.write(payload);
       req.end();
     });
-    for (const o of this.observers) o(verb, url.pathname, status);
+    const seconds = (performance.now() - started) / 1000;
+    for (const o of this.observers) o(verb, url.pathname, status, seconds);
     let json: Record<string, unknown> = {};
     try {
       if (text) json = JSON.parse(text) as Record<string, unknown>;

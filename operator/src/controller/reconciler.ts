@@ -209,7 +209,10 @@ export class Reconciler {
         }
       }
       await this.prune(cr, desired);
-      if (cr.spec.engine === 'zeromq') await this.removeStaleSidecars(cr, patches);
+      // Sidecars only ever go out with the finalizer in place: without it there are none to look
+      // for (and no list of every Deployment in the namespace on each reconcile).
+      if (cr.spec.engine === 'zeromq' && cr.metadata.finalizers?.includes(FINALIZER))
+        await this.removeStaleSidecars(cr, patches);
       // Nothing left that garbage collection would not clean up: the finalizer goes (a spec
       // change dropped deleteClaim or the last sidecar target).
       if (!needsFinalizer(cr) && cr.metadata.finalizers?.includes(FINALIZER)) await this.dropFinalizer(cr);

@@ -32,6 +32,13 @@ export class Metrics {
     labelNames: ['verb', 'code'] as const,
     registers: [this.registry],
   });
+  readonly apiSeconds = new Histogram({
+    name: 'mqop_api_request_duration_seconds',
+    help: 'Duration of requests to the Kubernetes API by verb (watches not included)',
+    labelNames: ['verb'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly smokeResult = new Gauge({
     name: 'mqop_smoke_test_passed',
     help: '1 when the last smoke test of a MessageQueue passed, 0 when it failed',

@@ -40,9 +40,10 @@ export async function runOperator(
 ): Promise<RunningOperator> {
   const client = new KubeClient(loadKubeConfig(cfg.kubeconfig));
   const metrics = new Metrics();
-  client.onRequest((verb, _path, status) =>
-    metrics.apiRequests.inc({ verb, code: `${Math.floor(status / 100)}xx` }),
-  );
+  client.onRequest((verb, _path, status, seconds) => {
+    metrics.apiRequests.inc({ verb, code: `${Math.floor(status / 100)}xx` });
+    metrics.apiSeconds.observe({ verb }, seconds);
+  });
 
   const namespaces: (string | undefined)[] = cfg.namespaces.length ? cfg.namespaces : [undefined];
   const mqInformers: Informer<MessageQueue & KubeObject>[] = [];
