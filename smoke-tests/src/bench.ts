@@ -7,30 +7,34 @@
  *
  * Engines plug in through {@link BENCH_ENGINES}: one {@link BenchEngine} per engine (see
  * `bench/types.ts`): `open` makes the run's queue and returns enqueue/dequeue through our client,
- * `native` runs the engine's own tool through a `scripts/bench/*.sh` helper. Next candidates:
- * ActiveMQ (rhea; native `bin/activemq producer` / `consumer`), RocketMQ (its
- * `benchmark/producer.sh` / `consumer.sh`), ZeroMQ (libzmq's `local_thr` / `remote_thr`).
+ * `native` runs the engine's own tool through a `scripts/bench/*.sh` helper. An engine may have
+ * variants (each its own row, e.g. ActiveMQ durable / non-durable) and a cap on N for brokers too
+ * slow for the seed's 1,000,000 in the time budget (`maxMessages`, said in the report).
  */
 import { cpus, loadavg, totalmem } from 'node:os';
+import { activemqBench } from './bench/activemq.ts';
 import { kafkaBench } from './bench/kafka.ts';
 import { PhaseMeter } from './bench/meter.ts';
 import { rabbitmqBench } from './bench/rabbitmq.ts';
 import { redisBench } from './bench/redis.ts';
+import { rocketmqBench } from './bench/rocketmq.ts';
 import type {
   BenchEngine,
   BenchPhase,
   BenchQueue,
   BenchReport,
   BenchRunContext,
+  BenchVariant,
   EngineResult,
   PhaseResult,
   SizeResult,
 } from './bench/types.ts';
 import { redactUrl, shortId } from './bench/util.ts';
+import { zeromqBench } from './bench/zeromq.ts';
 import { describeError } from './stats.ts';
 import type { SmokeTarget } from './types.ts';
 
-export { renderMarkdown, renderSvg, resultFileNames, writeResults } from './bench/report.ts';
+export { mergeReports, renderMarkdown, renderSvg, resultFileNames, writeResults } from './bench/report.ts';
 export type { BenchReport } from './bench/types.ts';
 
 /** Prefix of every queue/stream/topic the benchmark creates. */
@@ -40,7 +44,9 @@ const ENGINES: readonly BenchEngine[] = [
   redisBench,
   rabbitmqBench,
   kafkaBench,
-  // activemq, rocketmq, zeromq: one line each when they land
+  activemqBench,
+  rocketmqBench,
+  zeromqBench,
 ];
 
 export const BENCH_ENGINES: ReadonlyMap<string, BenchEngine> = new Map(ENGINES.map((e) => [e.engine, e]));
@@ -142,16 +148,24 @@ function emptyPhase(n: number, error: string): PhaseResult {
   return { requested: n, count: 0, elapsedMillis: 0, rate: 0, partial: true, error, checkpoints: [] };
 }
 
+/** N for an engine: the plan's, else the run's capped by the engine's `maxMessages`. */
+export function engineMessages(globalN: number, engine: BenchEngine, plan: BenchEnginePlan): number {
+  if (plan.messages !== undefined) return plan.messages;
+  return engine.maxMessages ? Math.min(globalN, engine.maxMessages.messages) : globalN;
+}
+
 async function benchSize(
   engine: BenchEngine,
+  variant: BenchVariant | undefined,
   plan: BenchEnginePlan,
   size: BenchSizePlan,
   cfg: BenchConfig,
   runId: string,
   log: (line: string) => void,
 ): Promise<SizeResult> {
-  const n = messagesFor(cfg.messages, plan.messages, size.messages);
-  const name = `${BENCH_PREFIX}${runId}-${engine.engine}-${size.bytes}`;
+  const n = messagesFor(cfg.messages, engineMessages(cfg.messages, engine, plan), size.messages);
+  const label = variant ? `${engine.engine}-${variant.id}` : engine.engine;
+  const name = `${BENCH_PREFIX}${runId}-${label}-${size.bytes}`;
   const secrets = [plan.target.password];
   const ctx: BenchRunContext = {
     name,
@@ -161,8 +175,12 @@ async function benchSize(
     repoRoot: cfg.repoRoot,
     log,
   };
+  if (variant) ctx.variant = variant.id;
+  const describeCtx = variant
+    ? { messageBytes: size.bytes, variant: variant.id }
+    : { messageBytes: size.bytes };
   const load = Math.round((loadavg()[0] ?? 0) * 100) / 100;
-  log(`  ${engine.engine} ${size.bytes} B x ${n}: ours (${name}), load ${load}`);
+  log(`  ${label} ${size.bytes} B x ${n}: ours (${name}), load ${load}`);
   let enqueue: PhaseResult;
   let dequeue: PhaseResult;
   let q: BenchQueue | undefined;
@@ -175,11 +193,18 @@ async function benchSize(
   }
   if (q) {
     try {
-      enqueue = await runPhase(q, 'enqueue', n, cfg.maxSeconds, log, secrets);
+      if (engine.concurrentPhases) {
+        // The consumer first, so that it is there when the first message arrives.
+        const deq = runPhase(q, 'dequeue', n, cfg.maxSeconds, log, secrets);
+        enqueue = await runPhase(q, 'enqueue', n, cfg.maxSeconds, log, secrets);
+        dequeue = await deq;
+      } else {
+        enqueue = await runPhase(q, 'enqueue', n, cfg.maxSeconds, log, secrets);
+        dequeue = await runPhase(q, 'dequeue', enqueue.count, cfg.maxSeconds, log, secrets);
+      }
       log(
         `    enqueue: ${enqueue.count} in ${(enqueue.elapsedMillis / 1000).toFixed(2)}s = ${enqueue.rate} msg/s`,
       );
-      dequeue = await runPhase(q, 'dequeue', enqueue.count, cfg.maxSeconds, log, secrets);
       log(
         `    dequeue: ${dequeue.count} in ${(dequeue.elapsedMillis / 1000).toFixed(2)}s = ${dequeue.rate} msg/s`,
       );
@@ -193,21 +218,21 @@ async function benchSize(
     name,
     loadAverage: load,
     // biome-ignore lint/style/noNonNullAssertion: both set on every path above
-    ours: { enqueue: enqueue!, dequeue: dequeue!, how: engine.describeOurs({ messageBytes: size.bytes }) },
+    ours: { enqueue: enqueue!, dequeue: dequeue!, how: engine.describeOurs(describeCtx) },
     ratio: {},
   };
   if (cfg.native && engine.native) {
-    log(`  ${engine.engine} ${size.bytes} B x ${n}: native ${engine.native.tool}`);
+    log(`  ${label} ${size.bytes} B x ${n}: native ${engine.native.tool}`);
     try {
       const nat = await engine.native.run(plan.target, { ...ctx, name: `${name}-native` });
-      result.native = { ...nat, how: engine.native.describe({ messageBytes: size.bytes }) };
+      result.native = { ...nat, how: engine.native.describe(describeCtx) };
       log(`    native enqueue ${nat.enqueue.rate} msg/s, dequeue ${nat.dequeue.rate} msg/s`);
     } catch (e) {
       const error = describeError(e, secrets);
       log(`    native failed: ${error}`);
       result.native = {
         tool: engine.native.tool,
-        how: engine.native.describe({ messageBytes: size.bytes }),
+        how: engine.native.describe(describeCtx),
         commands: [],
         enqueue: { requested: n, count: 0, rate: 0, partial: true, error },
         dequeue: { requested: n, count: 0, rate: 0, partial: true, error },
@@ -249,46 +274,69 @@ export async function runBench(cfg: BenchConfig): Promise<BenchReport> {
   };
   for (const plan of cfg.engines) {
     const engine = BENCH_ENGINES.get(plan.engine);
-    const er: EngineResult = {
-      engine: plan.engine,
-      url: redactUrl(plan.target.url),
-      notes: [...(plan.notes ?? [])],
-      sizes: [],
-    };
-    report.engines.push(er);
+    const variants: Array<BenchVariant | undefined> = engine?.variants?.length
+      ? engine.variants
+      : [undefined];
+    const results: EngineResult[] = variants.map((v) => {
+      const er: EngineResult = {
+        engine: plan.engine,
+        url: redactUrl(plan.target.url),
+        notes: [...(plan.notes ?? [])],
+        sizes: [],
+      };
+      if (v) er.variant = v.label;
+      report.engines.push(er);
+      return er;
+    });
     if (!engine) {
-      er.error = `no benchmark for engine "${plan.engine}" (have: ${benchEngines().join(', ')})`;
+      for (const er of results) {
+        er.error = `no benchmark for engine "${plan.engine}" (have: ${benchEngines().join(', ')})`;
+      }
       continue;
     }
     if (plan.error) {
-      er.error = plan.error;
+      for (const er of results) er.error = plan.error;
       log(`${plan.engine}: not run: ${plan.error}`);
       continue;
     }
     log(`${plan.engine}: ${plan.target.url.replace(/\/\/[^@/]*@/, '//')}`);
+    let brokerVersion: string | undefined;
     try {
-      er.brokerVersion = await engine.brokerVersion?.(plan.target);
+      brokerVersion = await engine.brokerVersion?.(plan.target);
     } catch {
       // best effort
     }
+    const n = engineMessages(cfg.messages, engine, plan);
+    const capNote =
+      plan.messages === undefined && n < cfg.messages && engine.maxMessages
+        ? `N = ${n.toLocaleString('en-US')} per size for ${plan.engine} (its cap; the run's N is ${cfg.messages.toLocaleString('en-US')}): ${engine.maxMessages.why}`
+        : undefined;
+    let nativeNote: string | undefined;
     if (cfg.native && engine.native) {
-      er.nativeTool = engine.native.tool;
       try {
         await engine.native.prepare(cfg.repoRoot, log);
       } catch (e) {
-        er.notes.push(`native tool unavailable: ${describeError(e, [plan.target.password])}`);
+        nativeNote = `native tool unavailable: ${describeError(e, [plan.target.password])}`;
       }
     }
-    for (const size of cfg.sizes) {
-      er.sizes.push(await benchSize(engine, plan, size, cfg, runId, log));
-      for (const [phase, r] of [
-        ['enqueue', er.sizes.at(-1)?.ours.enqueue],
-        ['dequeue', er.sizes.at(-1)?.ours.dequeue],
-      ] as const) {
-        if (r?.partial) {
-          er.notes.push(
-            `${size.bytes} B ${phase} (ours) partial: ${r.count} of ${r.requested}${r.error ? ` (${r.error})` : ''}`,
-          );
+    for (const [i, variant] of variants.entries()) {
+      const er = results[i] as EngineResult;
+      if (brokerVersion) er.brokerVersion = brokerVersion;
+      if (cfg.native && engine.native) er.nativeTool = engine.native.tool;
+      if (capNote) er.notes.push(capNote);
+      er.notes.push(...(engine.notes ?? []));
+      if (nativeNote) er.notes.push(nativeNote);
+      for (const size of cfg.sizes) {
+        er.sizes.push(await benchSize(engine, variant, plan, size, cfg, runId, log));
+        for (const [phase, r] of [
+          ['enqueue', er.sizes.at(-1)?.ours.enqueue],
+          ['dequeue', er.sizes.at(-1)?.ours.dequeue],
+        ] as const) {
+          if (r?.partial) {
+            er.notes.push(
+              `${size.bytes} B ${phase} (ours) partial: ${r.count} of ${r.requested}${r.error ? ` (${r.error})` : ''}`,
+            );
+          }
         }
       }
     }

@@ -563,7 +563,7 @@ interface State {
 /** No client log files or console output: errors surface through the result. */
 const quietLogger = { info() {}, warn() {}, error() {}, debug() {}, close() {} };
 
-function clientOptions(endpoints: RocketmqEndpoints, target: SmokeTarget) {
+export function clientOptions(endpoints: RocketmqEndpoints, target: SmokeTarget) {
   const o: {
     endpoints: string;
     namespace: string;
@@ -581,7 +581,7 @@ function clientOptions(endpoints: RocketmqEndpoints, target: SmokeTarget) {
   return o;
 }
 
-function credentialsOf(target: SmokeTarget): Credentials | undefined {
+export function credentialsOf(target: SmokeTarget): Credentials | undefined {
   return target.username ? { accessKey: target.username, secretKey: target.password ?? '' } : undefined;
 }
 
@@ -700,7 +700,7 @@ async function probeTcp(addr: string, timeoutMillis: number): Promise<void> {
  * Acks a received batch in one AckMessageRequest per broker (the client's own `ack` sends one
  * request per message); every entry's status is checked.
  */
-async function ackAll(consumer: SimpleConsumer, group: string, msgs: MessageView[]): Promise<void> {
+export async function ackAll(consumer: SimpleConsumer, group: string, msgs: MessageView[]): Promise<void> {
   const byBroker = new Map<string, MessageView[]>();
   for (const m of msgs) {
     const k = laneOf(m);
@@ -751,7 +751,7 @@ async function startWithRetry(start: () => Promise<void>, ctx: RunContext): Prom
   }
 }
 
-function describeChain(e: unknown): string {
+export function describeChain(e: unknown): string {
   const parts: string[] = [];
   let cur: unknown = e;
   for (let i = 0; cur && i < 6; i++) {
@@ -770,7 +770,7 @@ function describeChain(e: unknown): string {
  * before closing its channels when the termination notice fails. So the client gets an inert
  * telemetry stream factory first, and its channels are closed whatever shutdown did.
  */
-async function closeClient(client: Producer | SimpleConsumer): Promise<void> {
+export async function closeClient(client: Producer | SimpleConsumer): Promise<void> {
   const internals = client as unknown as {
     createTelemetryStream: () => unknown;
     rpcClientManager?: { close(): void };

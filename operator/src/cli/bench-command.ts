@@ -6,11 +6,14 @@
  *   mqop bench [--engines redis,rabbitmq,kafka] [--messages N] [--sizes 128,512,1024,10240]
  *              [--quick] [--out bench/results] [--no-native] [--max-seconds S]
  *              [--url ENGINE=URL]... [--keep-brokers] [--note TEXT]... [--run-id ID]
+ *              [--merge EARLIER.json]
  *
  * Brokers: without --url, each engine's test bed (`scripts/brokers/<engine>.sh start`) is started
  * on ports and state folders of the benchmark's own (so that the smoke tests' brokers are not
  * disturbed): redis 16479, rabbitmq 26772, kafka 19192/19193, state under
- * `${MQOP_CACHE:-~/.cache/mqop}/bench/brokers/<engine>`; the MQOP_<ENGINE>_PORT / _DIR env
+ * `${MQOP_CACHE:-~/.cache/mqop}/bench/brokers/<engine>`; activemq 25673 (AMQP) / 26161 (OpenWire),
+ * rocketmq 29876 (name server) / 28081 (gRPC) / 28080 / 30911; zeromq is `mqop zmq-proxy`
+ * (pipeline), started as a child process on 25555 (frontend) / 25556 (backend) / 25557 (health); the MQOP_<ENGINE>_PORT / _DIR env
  * variables of the scripts win when set. Brokers the command started are stopped at the end
  * (unless --keep-brokers). With --url, credentials come from env MQOP_BENCH_USERNAME /
  * MQOP_BENCH_PASSWORD (default: the test bed's `mqop` / $MQOP_TEST_PASSWORD).
@@ -21,7 +24,8 @@
  * Exit codes: 0 results written and every phase measured, 1 results written but something failed
  * or was partial, 2 usage error.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +33,10 @@ import { parseArgs } from 'node:util';
 import {
   type BenchConfig,
   type BenchEnginePlan,
+  type BenchReport,
   type BenchSizePlan,
   benchEngines,
+  mergeReports,
   QUICK_MESSAGES,
   runBench,
   SEED_MESSAGES,
@@ -41,7 +47,7 @@ import type { SmokeTarget } from '../../../smoke-tests/src/types.ts';
 
 export const BENCH_USAGE = `Usage: mqop bench [--engines E[:N],...] [--messages N] [--sizes B[:N],...] [--quick]
                   [--out DIR] [--no-native] [--max-seconds S] [--url ENGINE=URL]...
-                  [--keep-brokers] [--note TEXT]... [--run-id ID]
+                  [--keep-brokers] [--note TEXT]... [--run-id ID] [--merge EARLIER.json]
   Seed experiment: per engine and size, enqueue N messages through our client, then dequeue
   them all (separate phases, checkpoint every N/10), then the same with the engine's native
   tool; ratio ours/native. Writes seed-<date>.json, seed.md and seed.svg to --out.
@@ -53,6 +59,9 @@ export const BENCH_USAGE = `Usage: mqop bench [--engines E[:N],...] [--messages 
   --url          use this broker instead of starting the engine's test bed (credentials from
                  env MQOP_BENCH_USERNAME / MQOP_BENCH_PASSWORD)
   --keep-brokers leave the test-bed brokers the command started running
+  --merge        an earlier run's seed-*.json: seed.md and seed.svg also show its engines that
+                 this run did not measure, each with the date of its run (this run's JSON keeps
+                 only its own)
   exit code: 0 all measured, 1 something failed or was partial, 2 usage error
 `;
 
@@ -70,6 +79,8 @@ export interface BenchCommandOptions {
   keepBrokers: boolean;
   notes: string[];
   runId?: string;
+  /** An earlier run's JSON: its engines not in this run are shown in seed.md / seed.svg too. */
+  merge?: string;
 }
 
 function positiveInt(flag: string, v: string): number {
@@ -112,6 +123,7 @@ export function parseBenchArgs(args: string[]): BenchCommandOptions {
         'keep-brokers': { type: 'boolean' },
         note: { type: 'string', multiple: true },
         'run-id': { type: 'string' },
+        merge: { type: 'string' },
       },
     }) as { values: Record<string, string | boolean | string[] | undefined> });
   } catch (e) {
@@ -177,6 +189,10 @@ export function parseBenchArgs(args: string[]): BenchCommandOptions {
     notes: (values.note as string[] | undefined) ?? [],
   };
   if (runId) opts.runId = runId;
+  if (typeof values.merge === 'string') {
+    if (!values.merge.endsWith('.json')) throw new UsageError("--merge takes an earlier run's seed-*.json");
+    opts.merge = values.merge;
+  }
   return opts;
 }
 
@@ -196,6 +212,15 @@ export function testbedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
     MQOP_KAFKA_PORT: '19192',
     MQOP_KAFKA_CONTROLLER_PORT: '19193',
     MQOP_KAFKA_DIR: join(cache, 'bench', 'brokers', 'kafka'),
+    MQOP_ACTIVEMQ_PORT: '25673',
+    MQOP_ACTIVEMQ_OPENWIRE_PORT: '26161',
+    MQOP_ACTIVEMQ_DIR: join(cache, 'bench', 'brokers', 'activemq'),
+    MQOP_ROCKETMQ_NAMESRV_PORT: '29876',
+    MQOP_ROCKETMQ_GRPC_PORT: '28081',
+    MQOP_ROCKETMQ_REMOTING_PORT: '28080',
+    MQOP_ROCKETMQ_BROKER_PORT: '30911',
+    MQOP_ROCKETMQ_DIR: join(cache, 'bench', 'brokers', 'rocketmq'),
+    MQOP_ZEROMQ_PORT: '25555',
   };
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(defaults)) out[k] = env[k] || v;
@@ -234,6 +259,76 @@ function script(
   });
 }
 
+/** A `mqop zmq-proxy` the command started for the zeromq engine. */
+interface ZmqProxyChild {
+  child: ChildProcess;
+  frontend: string;
+  backend: string;
+}
+
+/**
+ * Starts `mqop zmq-proxy --role=central --pattern=pipeline` on 127.0.0.1 (frontend `port`,
+ * backend `port + 1`, health `port + 2`) as a child process; resolves once it says it forwards.
+ */
+async function startZmqProxy(port: number, log: (line: string) => void): Promise<ZmqProxyChild> {
+  const main = join(REPO_ROOT, 'operator', 'src', 'runtime', 'main.ts');
+  const args = [
+    main,
+    'zmq-proxy',
+    '--role=central',
+    '--pattern=pipeline',
+    `--frontend=tcp://127.0.0.1:${port}`,
+    `--backend=tcp://127.0.0.1:${port + 1}`,
+    '--health-host=127.0.0.1',
+    `--health-port=${port + 2}`,
+    '--linger=0',
+  ];
+  log(`zeromq: starting mqop zmq-proxy (pipeline, tcp://127.0.0.1:${port} → tcp://127.0.0.1:${port + 1})`);
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    if (out.length < 100_000) out += d;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    if (out.length < 100_000) out += d;
+  });
+  const t0 = Date.now();
+  for (;;) {
+    const line = out.split('\n').find((l) => l.includes('"msg":"forwarding"'));
+    if (line) {
+      const { frontend, backend } = JSON.parse(line) as { frontend: string; backend: string };
+      return { child, frontend, backend };
+    }
+    if (child.exitCode !== null || Date.now() - t0 > 20_000) {
+      child.kill('SIGKILL');
+      throw new Error(`mqop zmq-proxy did not start: ${out.trim().split('\n').slice(-3).join(' | ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function stopZmqProxy(p: ZmqProxyChild): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => p.child.once('exit', () => r()));
+  p.child.kill('SIGTERM');
+  const t = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+/** Extra target settings the engines' test beds need (ports from the test-bed env). */
+export function testbedExtra(
+  engine: string,
+  env: Record<string, string>,
+): Record<string, string> | undefined {
+  if (engine === 'activemq') {
+    return { 'openwire.url': `tcp://127.0.0.1:${env.MQOP_ACTIVEMQ_OPENWIRE_PORT ?? '16161'}` };
+  }
+  if (engine === 'rocketmq')
+    return { 'namesrv.addr': `127.0.0.1:${env.MQOP_ROCKETMQ_NAMESRV_PORT ?? '19876'}` };
+  return undefined;
+}
+
 export interface BenchIo {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
@@ -265,6 +360,19 @@ export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Pr
   const log = (line: string) => io.stderr(`${line}\n`);
   const env = testbedEnv(io.env);
   const started: string[] = [];
+  let zmqProxy: ZmqProxyChild | undefined;
+  let merged: BenchReport | undefined;
+  if (opts.merge) {
+    try {
+      merged = JSON.parse(readFileSync(opts.merge, 'utf8')) as BenchReport;
+      if (merged.schema !== 'mqop-bench/1' || !Array.isArray(merged.engines)) {
+        throw new Error('not an mqop bench report (schema mqop-bench/1)');
+      }
+    } catch (e) {
+      io.stderr(`mqop bench: --merge ${opts.merge}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
   const password = io.env.MQOP_TEST_PASSWORD || 'mqop-test-pw';
   try {
     for (const plan of opts.engines) {
@@ -276,6 +384,17 @@ export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Pr
         if (user) target.username = user;
         if (pw) target.password = pw;
         plan.target = target;
+        continue;
+      }
+      if (plan.engine === 'zeromq') {
+        try {
+          zmqProxy = await startZmqProxy(Number(env.MQOP_ZEROMQ_PORT), log);
+          plan.target = { url: zmqProxy.frontend, extra: { backend: zmqProxy.backend, pattern: 'pipeline' } };
+        } catch (e) {
+          log(`zeromq: ${(e as Error).message}`);
+          plan.target = { url: 'tcp://proxy-not-started:0' };
+          plan.error = `mqop zmq-proxy did not start: ${(e as Error).message}`;
+        }
         continue;
       }
       const status = await script(plan.engine, 'status', env, 60_000);
@@ -291,6 +410,8 @@ export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Pr
       }
       if (status.code !== 0) started.push(plan.engine);
       plan.target = { url: found, username: 'mqop', password };
+      const extra = testbedExtra(plan.engine, env);
+      if (extra) plan.target.extra = extra;
     }
     const cfg: BenchConfig = {
       engines: opts.engines,
@@ -309,10 +430,18 @@ export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Pr
       if (e.engine === 'kafka' && !e.brokerVersion && !opts.urls.has('kafka')) {
         e.brokerVersion = `${io.env.MQOP_KAFKA_VERSION || '3.9.1'} (test bed)`;
       }
+      if (e.engine === 'rocketmq' && !e.brokerVersion && !opts.urls.has('rocketmq')) {
+        e.brokerVersion = `${io.env.MQOP_ROCKETMQ_VERSION || '5.3.3'} (test bed)`;
+      }
     }
     const out = resolve(opts.out);
-    const paths = writeResults(report, out);
+    const shown = merged ? mergeReports(report, merged, opts.merge as string) : report;
+    const paths = writeResults(report, out, '', shown);
     io.stdout(`wrote ${paths.json}\nwrote ${paths.md}\nwrote ${paths.svg}\n`);
+    if (merged)
+      io.stdout(
+        `seed.md and seed.svg also show ${shown.engines.length - report.engines.length} engine row(s) from ${opts.merge}\n`,
+      );
     let ok = true;
     for (const e of report.engines) {
       if (e.error || e.sizes.length === 0) ok = false;
@@ -323,6 +452,10 @@ export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Pr
     }
     return ok ? 0 : 1;
   } finally {
+    if (zmqProxy) {
+      log('zeromq: stopping mqop zmq-proxy');
+      await stopZmqProxy(zmqProxy);
+    }
     if (!opts.keepBrokers) {
       for (const engine of started) {
         log(`${engine}: stopping the test bed`);

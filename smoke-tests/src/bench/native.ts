@@ -189,3 +189,37 @@ export function parseConsumerPerformance(text: string): ConsumerPerfSummary | un
     fetchMillis: get('fetch.time.ms'),
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// ActiveMQ's demo producer / consumer (activemq-console), logging `<unix millis> <message>`
+
+export interface ActivemqToolSummary {
+  messages: number;
+  millis: number;
+  rate: number;
+}
+
+/** `Produced: N messages` and `Elapsed time in milli second : T milli seconds`, summed over threads. */
+export function parseActivemqProducer(text: string): ActivemqToolSummary | undefined {
+  const produced = [...text.matchAll(/Produced: (\d+) messages/g)].map((m) => Number(m[1]));
+  const elapsed = [...text.matchAll(/Elapsed time in milli second : (\d+) milli seconds/g)].map((m) =>
+    Number(m[1]),
+  );
+  if (!produced.length || !elapsed.length) return undefined;
+  const messages = produced.reduce((a, b) => a + b, 0);
+  const millis = Math.max(...elapsed);
+  return { messages, millis, rate: millis > 0 ? (messages / millis) * 1000 : 0 };
+}
+
+/**
+ * The consumer prints no rate: it is the count of `Consumed: N messages` over the time between
+ * its `wait until N messages are consumed` line and that one (log timestamps in unix ms).
+ */
+export function parseActivemqConsumer(text: string): ActivemqToolSummary | undefined {
+  const start = /^(\d{10,}) \S+ wait until \d+ messages are consumed/m.exec(text);
+  const ends = [...text.matchAll(/^(\d{10,}) \S+ Consumed: (\d+) messages/gm)];
+  if (!start || !ends.length) return undefined;
+  const messages = ends.reduce((a, m) => a + Number(m[2]), 0);
+  const millis = Math.max(...ends.map((m) => Number(m[1]))) - Number(start[1]);
+  return { messages, millis, rate: millis > 0 ? (messages / millis) * 1000 : 0 };
+}

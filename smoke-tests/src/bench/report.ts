@@ -3,8 +3,8 @@
  * table per engine (size × phase: ours, native, ratio, the 2013 figures), and a grouped bar chart
  * as hand-written SVG (log scale; no chart library). `writeResults` puts the three in a folder.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { BenchPhase, BenchReport, EngineResult, SizeResult } from './types.ts';
 
 /**
@@ -47,9 +47,28 @@ export function fmtRatio(r: number | undefined): string {
   return r >= GOAL_RATIO ? pct : `**${pct}**`;
 }
 
-/** File names of one report: `seed-<YYYY-MM-DD>.json`, `seed.md`, `seed.svg`. */
-export function resultFileNames(report: BenchReport): { json: string; md: string; svg: string } {
-  return { json: `seed-${report.startedAt.slice(0, 10)}.json`, md: 'seed.md', svg: 'seed.svg' };
+/**
+ * File names of one report: `seed-<YYYY-MM-DD>.json`, `seed.md`, `seed.svg`. When `taken` says
+ * that JSON name is used already (an earlier run of the same day), the JSON gets the run's start
+ * time as a suffix (`seed-<YYYY-MM-DD>-<HHMM>.json`, UTC), so earlier results are kept.
+ */
+export function resultFileNames(
+  report: BenchReport,
+  taken: (name: string) => boolean = () => false,
+): { json: string; md: string; svg: string } {
+  const day = report.startedAt.slice(0, 10);
+  let json = `seed-${day}.json`;
+  if (taken(json)) {
+    const hhmm = report.startedAt.slice(11, 16).replace(':', '');
+    json = `seed-${day}-${hhmm}.json`;
+    for (let i = 2; taken(json); i++) json = `seed-${day}-${hhmm}-${i}.json`;
+  }
+  return { json, md: 'seed.md', svg: 'seed.svg' };
+}
+
+/** How an engine's row is named: `activemq`, or `activemq (non-durable)` for a variant. */
+export function engineLabel(e: { engine: string; variant?: string }): string {
+  return e.variant ? `${e.engine} (${e.variant})` : e.engine;
 }
 
 function mdCell(s: string): string {
@@ -78,8 +97,15 @@ function phaseRow(engine: string, s: SizeResult, phase: BenchPhase): string {
 
 function engineSection(e: EngineResult): string {
   const out: string[] = [];
-  out.push(`## ${e.engine}${e.brokerVersion ? ` ${e.brokerVersion}` : ''}`, '');
+  out.push(`## ${engineLabel(e)}${e.brokerVersion ? ` ${e.brokerVersion}` : ''}`, '');
   out.push(`Broker: \`${e.url}\`. Native tool: ${e.nativeTool ?? 'none'}.`, '');
+  if (e.run) {
+    out.push(
+      `From an earlier run: \`${e.run.file}\` (started ${e.run.startedAt}` +
+        `${e.run.loadAverageAtStart ? `, load average then ${e.run.loadAverageAtStart.join(' / ')}` : ''}).`,
+      '',
+    );
+  }
   if (e.error) out.push(`**Not run:** ${e.error}`, '');
   const first = e.sizes[0];
   if (first) {
@@ -132,16 +158,26 @@ function engineSection(e: EngineResult): string {
   return out.join('\n');
 }
 
+/** `2026-11-27T13:05:10.123Z` → `2026-11-27 13:05 UTC`. */
+export function runLabel(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
 function summaryTable(report: BenchReport): string {
   const out: string[] = [];
   out.push(
-    '| engine | size | enqueue ours | enqueue native | ratio | dequeue ours | dequeue native | ratio |',
+    '| engine | size | N | enqueue ours | enqueue native | ratio | dequeue ours | dequeue native | ratio | run |',
   );
-  out.push('|---|---|--:|--:|--:|--:|--:|--:|');
+  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|---|');
   for (const e of report.engines) {
+    const run = runLabel(engineRunStart(report, e));
+    if (e.error && !e.sizes.length) {
+      out.push(`| ${engineLabel(e)} | — | — | — | — | — | — | — | — | ${run}: not run |`);
+    }
     for (const s of e.sizes) {
+      const nat = (p: BenchPhase) => (s.native ? fmtRate(s.native[p].rate) : e.nativeTool ? '—' : 'none');
       out.push(
-        `| ${e.engine} | ${sizeLabel(s.messageBytes)} | ${fmtRate(s.ours.enqueue.rate)} | ${fmtRate(s.native?.enqueue.rate)} | ${fmtRatio(s.ratio.enqueue)} | ${fmtRate(s.ours.dequeue.rate)} | ${fmtRate(s.native?.dequeue.rate)} | ${fmtRatio(s.ratio.dequeue)} |`,
+        `| ${engineLabel(e)} | ${sizeLabel(s.messageBytes)} | ${s.messages.toLocaleString('en-US')} | ${fmtRate(s.ours.enqueue.rate)} | ${nat('enqueue')} | ${fmtRatio(s.ratio.enqueue)} | ${fmtRate(s.ours.dequeue.rate)} | ${nat('dequeue')} | ${fmtRatio(s.ratio.dequeue)} | ${run} |`,
       );
     }
   }
@@ -185,6 +221,14 @@ export function renderMarkdown(report: BenchReport, preamble = ''): string {
       `${report.options.native ? '' : ', no native tools'}.`,
     '',
   );
+  for (const m of report.merged ?? []) {
+    out.push(
+      `Merged for display (\`--merge\`): ${m.engines.join(', ')} from \`${m.file}\`, an earlier run ` +
+        `(${m.startedAt} → ${m.finishedAt}, N=${m.messages.toLocaleString('en-US')}); the "run" column ` +
+        `says which run each row comes from. This run's own JSON holds only its own engines.`,
+      '',
+    );
+  }
   if (goal.total)
     out.push(`Goal (ours ≥ ${GOAL_RATIO * 100}% of native) met in ${goal.met} of ${goal.total} phases.`, '');
   out.push('## Summary (msg/s)', '', summaryTable(report), '', '![seed chart](seed.svg)', '');
@@ -208,6 +252,8 @@ const ENGINE_COLORS: Record<string, string> = {
   rabbitmq: '#ff7f0e',
   kafka: '#1f77b4',
   activemq: '#2ca02c',
+  'activemq (durable)': '#2ca02c',
+  'activemq (non-durable)': '#98df8a',
   rocketmq: '#9467bd',
   zeromq: '#8c564b',
 };
@@ -227,7 +273,8 @@ export function chartSeries(report: BenchReport, phase: BenchPhase): ChartSeries
   const out: ChartSeries[] = [];
   let fallback = 0;
   for (const e of report.engines) {
-    const color = ENGINE_COLORS[e.engine] ?? FALLBACK_COLORS[fallback++ % FALLBACK_COLORS.length] ?? '#777';
+    const label = engineLabel(e);
+    const color = ENGINE_COLORS[label] ?? FALLBACK_COLORS[fallback++ % FALLBACK_COLORS.length] ?? '#777777';
     const ours = new Map<number, number>();
     const nat = new Map<number, number>();
     for (const s of e.sizes) {
@@ -235,8 +282,8 @@ export function chartSeries(report: BenchReport, phase: BenchPhase): ChartSeries
       const r = s.native?.[phase].rate;
       if (r && r > 0) nat.set(s.messageBytes, r);
     }
-    out.push({ label: `${e.engine} ours`, color, style: 'solid', values: ours });
-    if (nat.size) out.push({ label: `${e.engine} native`, color, style: 'light', values: nat });
+    out.push({ label: `${label} ours`, color, style: 'solid', values: ours });
+    if (nat.size) out.push({ label: `${label} native`, color, style: 'light', values: nat });
   }
   for (const [engine, byPhase] of Object.entries(HISTORICAL_2013)) {
     const values = new Map<number, number>();
@@ -364,17 +411,68 @@ function barRect(x: number, y: number, w: number, h: number, s: ChartSeries, tit
   return `<g><rect ${attrs} fill="${s.color}">${t}</rect><rect ${attrs} fill="url(#hatch)"/></g>`;
 }
 
-/** Writes seed-<date>.json, seed.md and seed.svg into `dir`; returns their paths. */
+/**
+ * What seed.md / seed.svg show with `--merge`: this run's engines, then the earlier run's
+ * engines that this run did not measure (by engine name), each marked with the run it comes
+ * from (`run`). Engines the earlier report had merged in keep their own run. Pure.
+ */
+export function mergeReports(current: BenchReport, earlier: BenchReport, earlierFile: string): BenchReport {
+  const have = new Set(current.engines.map((e) => e.engine));
+  const file = basename(earlierFile);
+  const taken = earlier.engines
+    .filter((e) => !have.has(e.engine))
+    .map((e) => ({
+      ...e,
+      run: e.run ?? {
+        startedAt: earlier.startedAt,
+        file,
+        loadAverageAtStart: earlier.host.loadAverageAtStart,
+      },
+    }));
+  const merged = [...(current.merged ?? [])];
+  const fromEarlier = taken.filter((e) => e.run.file === file);
+  if (fromEarlier.length) {
+    merged.push({
+      file,
+      startedAt: earlier.startedAt,
+      finishedAt: earlier.finishedAt,
+      engines: [...new Set(fromEarlier.map((e) => e.engine))],
+      messages: earlier.options.messages,
+    });
+  }
+  for (const m of earlier.merged ?? []) {
+    if (taken.some((e) => e.run.file === m.file) && !merged.some((x) => x.file === m.file)) merged.push(m);
+  }
+  const notes = [...current.notes];
+  if (fromEarlier.length && earlier.notes.length) {
+    notes.push(
+      `**Notes of the earlier run \`${file}\`** (${[...new Set(fromEarlier.map((e) => e.engine))].join(', ')}):`,
+    );
+    notes.push(...earlier.notes);
+  }
+  return { ...current, notes, engines: [...current.engines, ...taken], merged };
+}
+
+/** When an engine's figures were measured: its own run's start (merged) or the report's. */
+export function engineRunStart(report: BenchReport, e: EngineResult): string {
+  return e.run?.startedAt ?? report.startedAt;
+}
+
+/**
+ * Writes seed-<date>.json (this run's raw results: `report`), seed.md and seed.svg (`shown`:
+ * the same, or with earlier runs' engines merged in) into `dir`; returns their paths.
+ */
 export function writeResults(
   report: BenchReport,
   dir: string,
   preamble = '',
+  shown: BenchReport = report,
 ): { json: string; md: string; svg: string } {
   mkdirSync(dir, { recursive: true });
-  const names = resultFileNames(report);
+  const names = resultFileNames(report, (n) => existsSync(join(dir, n)));
   const paths = { json: join(dir, names.json), md: join(dir, names.md), svg: join(dir, names.svg) };
   writeFileSync(paths.json, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(paths.md, renderMarkdown(report, preamble));
-  writeFileSync(paths.svg, renderSvg(report));
+  writeFileSync(paths.md, renderMarkdown(shown, preamble));
+  writeFileSync(paths.svg, renderSvg(shown));
   return paths;
 }

@@ -75,6 +75,17 @@ export interface BenchRunContext {
   repoRoot: string;
   /** Progress and diagnostics, one line each; never secrets. */
   log: (line: string) => void;
+  /** The variant being run (its id), for engines that have {@link BenchEngine.variants}. */
+  variant?: string;
+}
+
+/**
+ * A second way to run the same engine, reported as its own row (e.g. ActiveMQ durable and
+ * non-durable): `id` goes into queue names, `label` into the report.
+ */
+export interface BenchVariant {
+  id: string;
+  label: string;
 }
 
 /** Our client on one queue: made by {@link BenchEngine.open}, closed (queue deleted) by close(). */
@@ -95,19 +106,33 @@ export interface BenchQueue {
 export interface BenchEngine {
   engine: string;
   /** How our client is used, one line for the report (e.g. "ioredis: XADD pipelined ..."). */
-  describeOurs(ctx: { messageBytes: number }): string;
+  describeOurs(ctx: { messageBytes: number; variant?: string }): string;
   /** Creates the queue/stream/topic `ctx.name` and connects. */
   open(target: SmokeTarget, ctx: BenchRunContext): Promise<BenchQueue>;
   /** The broker's version, when the engine can tell (best effort). */
   brokerVersion?(target: SmokeTarget): Promise<string | undefined>;
   /** The native tool, if this engine has one. */
   native?: NativeBench;
+  /** Each variant is benchmarked as its own row (ours and native); default: one unnamed run. */
+  variants?: BenchVariant[];
+  /**
+   * N for this engine when none is given for it: min(the run's N, this), for brokers too slow
+   * for the seed's 1,000,000 within the time budget; `why` goes into the report's notes.
+   */
+  maxMessages?: { messages: number; why: string };
+  /** Said in the report's section for this engine (e.g. why there is no native tool). */
+  notes?: string[];
+  /**
+   * Enqueue and dequeue run at the same time (each with its own meter, started together), for
+   * engines that store nothing (ZeroMQ): N messages cannot wait in the broker for a later phase.
+   */
+  concurrentPhases?: boolean;
 }
 
 export interface NativeBench {
   tool: string;
   /** How the tool is run, one line for the report. */
-  describe(ctx: { messageBytes: number }): string;
+  describe(ctx: { messageBytes: number; variant?: string }): string;
   /** Fetches/installs the tool (idempotent); throws when it cannot. */
   prepare(repoRoot: string, log: (line: string) => void): Promise<void>;
   /**
@@ -133,6 +158,8 @@ export interface SizeResult {
 
 export interface EngineResult {
   engine: string;
+  /** The variant's label (e.g. "non-durable"), when the engine has variants. */
+  variant?: string;
   /** Redacted. */
   url: string;
   brokerVersion?: string;
@@ -141,6 +168,11 @@ export interface EngineResult {
   notes: string[];
   sizes: SizeResult[];
   error?: string;
+  /**
+   * Set on an engine taken from an earlier run's JSON (`mqop bench --merge`): when that run
+   * started, its file, and the host's load average then.
+   */
+  run?: { startedAt: string; file: string; loadAverageAtStart?: number[] };
 }
 
 export interface BenchReport {
@@ -165,4 +197,12 @@ export interface BenchReport {
   /** Notes on the whole run (why N was lowered, what else ran on the host...), markdown. */
   notes: string[];
   engines: EngineResult[];
+  /** The earlier runs whose engines were merged in for display (seed.md / seed.svg only). */
+  merged?: Array<{
+    file: string;
+    startedAt: string;
+    finishedAt: string;
+    engines: string[];
+    messages: number;
+  }>;
 }
