@@ -3,9 +3,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseBenchArgs, testbedEnv } from '../../operator/src/cli/bench-command.ts';
+import { parseBenchArgs, testbedEnv, testbedExtra } from '../../operator/src/cli/bench-command.ts';
+import {
+  activemqCommitted,
+  activemqConnections,
+  activemqProducerCount,
+  splitEven,
+} from './bench/activemq.ts';
 import { checkpointMarks, PhaseMeter, ratePerSecond } from './bench/meter.ts';
 import {
+  parseActivemqConsumer,
+  parseActivemqProducer,
   parseConsumerPerformance,
   parsePerfTest,
   parseProducerPerformance,
@@ -17,14 +25,19 @@ import {
   goalCount,
   historical,
   logRange,
+  mergeReports,
   renderMarkdown,
   renderSvg,
+  resultFileNames,
+  runLabel,
   sizeLabel,
   writeResults,
 } from './bench/report.ts';
-import type { BenchReport, PhaseResult, SizeResult } from './bench/types.ts';
+import { rocketmqShape } from './bench/rocketmq.ts';
+import type { BenchEngine, BenchReport, PhaseResult, SizeResult } from './bench/types.ts';
 import { benchPayload, redactUrl } from './bench/util.ts';
-import { messagesFor, ratio } from './bench.ts';
+import { zeromqEndpoints } from './bench/zeromq.ts';
+import { BENCH_ENGINES, engineMessages, messagesFor, ratio, runBench } from './bench.ts';
 
 /** A clock the test moves by hand. */
 function fakeClock(start = 1000) {
@@ -354,7 +367,7 @@ describe('bench helpers and flags', () => {
     const o = parseBenchArgs([]);
     assert.deepEqual(
       o.engines.map((e) => e.engine),
-      ['redis', 'rabbitmq', 'kafka'],
+      ['redis', 'rabbitmq', 'kafka', 'activemq', 'rocketmq', 'zeromq'],
     );
     assert.equal(o.messages, 1_000_000);
     assert.deepEqual(
@@ -402,5 +415,355 @@ describe('bench helpers and flags', () => {
     assert.equal(env.MQOP_REDIS_PORT, '16479');
     assert.equal(env.MQOP_REDIS_DIR, '/c/bench/brokers/redis');
     assert.equal(env.MQOP_KAFKA_PORT, '9999');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// ActiveMQ, RocketMQ, ZeroMQ; variants, caps, concurrent phases; --merge
+
+/** Captured from `activemq producer` / `consumer` (6.1.7) through scripts/bench/activemq-perf.sh. */
+const AMQ_PRODUCER = `1795787115470 Connecting to URL: tcp://127.0.0.1:26161 as user: mqop
+1795787115643 producer-1 Committing transaction: 17
+1795787115648 producer-1 Committing transaction: 18
+1795787115667 producer-1 Produced: 2000 messages
+1795787115672 producer-1 Elapsed time in second : 1 s
+1795787115673 producer-1 Elapsed time in milli second : 1124 milli seconds
+`;
+const AMQ_CONSUMER = `1795787116714 Connecting to URL: tcp://127.0.0.1:26161 as user: mqop
+1795787116716 Consuming queue://t1
+1795787116719 Running 1 parallel threads
+1795787116958 consumer-1 wait until 1901 messages are consumed
+1795787117458 consumer-1 Consumed: 1901 messages
+1795787117459 consumer-1 Consumer thread finished
+`;
+
+describe('ActiveMQ native tool and shapes', () => {
+  it('reads the producer: messages over its own elapsed milliseconds', () => {
+    const p = parseActivemqProducer(AMQ_PRODUCER);
+    assert.ok(p);
+    assert.equal(p.messages, 2000);
+    assert.equal(p.millis, 1124);
+    assert.equal(Math.round(p.rate), 1779);
+    // Two threads: messages add up, the slower thread's time counts.
+    const two = parseActivemqProducer(
+      `${AMQ_PRODUCER}1 producer-2 Produced: 1000 messages\n2 producer-2 Elapsed time in milli second : 2000 milli seconds\n`,
+    );
+    assert.equal(two?.messages, 3000);
+    assert.equal(two?.millis, 2000);
+    assert.equal(parseActivemqProducer('Connecting to URL: tcp://x\njava.net.ConnectException'), undefined);
+  });
+
+  it('reads the consumer: from "wait until" to "Consumed" in log time', () => {
+    const c = parseActivemqConsumer(AMQ_CONSUMER);
+    assert.ok(c);
+    assert.equal(c.messages, 1901);
+    assert.equal(c.millis, 500);
+    assert.equal(Math.round(c.rate), 3802);
+    // Stopped before it consumed everything: no "Consumed" line, no figure.
+    assert.equal(parseActivemqConsumer(AMQ_CONSUMER.split('\n').slice(0, 4).join('\n')), undefined);
+  });
+
+  it('counts what the transacted producer commits (its last partial transaction is rolled back)', () => {
+    // Seen: 2000 sent with transactions of 100 → commits 0..18, 1901 messages consumable.
+    assert.equal(activemqCommitted(2000, 100), 1901);
+    assert.equal(activemqCommitted(101, 100), 101);
+    assert.equal(activemqCommitted(100, 100), 0);
+    assert.equal(activemqCommitted(5000, 0), 5000);
+    for (const n of [1, 99, 100, 101, 10_000, 30_000, 100_000]) {
+      const m = activemqProducerCount(n, 100);
+      assert.ok(activemqCommitted(m, 100) >= n, `n=${n} m=${m}`);
+      assert.ok(activemqCommitted(m - 1, 100) < n, `n=${n}: m=${m} is not the least`);
+    }
+    assert.equal(activemqProducerCount(10_000, 100), 10_001);
+  });
+
+  it('splits sends over connections (durable: several, non-durable: one)', () => {
+    assert.deepEqual(splitEven(10, 4), [3, 3, 2, 2]);
+    assert.deepEqual(splitEven(3, 8), [1, 1, 1, 0, 0, 0, 0, 0]);
+    assert.equal(
+      splitEven(100_001, 8).reduce((a, b) => a + b, 0),
+      100_001,
+    );
+    assert.ok(activemqConnections('durable') > 1);
+    assert.equal(activemqConnections('nondurable'), 1);
+  });
+});
+
+describe('RocketMQ and ZeroMQ shapes', () => {
+  it('RocketMQ: sends in flight bounded by bytes, receive batches at the proxy cap', () => {
+    assert.deepEqual(rocketmqShape(128), { inflight: 1024, batch: 32 });
+    assert.equal(rocketmqShape(10240).inflight, 1024);
+    assert.equal(rocketmqShape(100 * 1024).inflight, 163);
+    assert.ok(rocketmqShape(1024 * 1024).inflight >= 1);
+    assert.equal(rocketmqShape(8 * 1024 * 1024).inflight, 2);
+  });
+
+  it('ZeroMQ: frontend from the URL, backend from extra or port + 1', () => {
+    assert.deepEqual(zeromqEndpoints({ url: 'tcp://127.0.0.1:25555' }), {
+      frontend: 'tcp://127.0.0.1:25555',
+      backend: 'tcp://127.0.0.1:25556',
+    });
+    assert.deepEqual(zeromqEndpoints({ url: 'tcp://h:1/', extra: { backend: 'tcp://k:7' } }), {
+      frontend: 'tcp://h:1',
+      backend: 'tcp://k:7',
+    });
+    assert.throws(() => zeromqEndpoints({ url: 'amqp://h:1' }), /tcp:\/\/host:port/);
+    assert.throws(() => zeromqEndpoints({ url: 'tcp://h:1', extra: { backend: 'h:2' } }), /backend/);
+  });
+
+  it('engines without a native tool say why, and ZeroMQ runs both phases at once', () => {
+    for (const e of ['rocketmq', 'zeromq']) {
+      const engine = BENCH_ENGINES.get(e);
+      assert.ok(engine);
+      assert.equal(engine.native, undefined);
+      assert.match((engine.notes ?? []).join(' '), /No native ceiling/);
+    }
+    assert.equal(BENCH_ENGINES.get('zeromq')?.concurrentPhases, true);
+    assert.ok(BENCH_ENGINES.get('activemq')?.native);
+    assert.deepEqual(
+      BENCH_ENGINES.get('activemq')?.variants?.map((v) => v.label),
+      ['durable', 'non-durable'],
+    );
+  });
+});
+
+/** An in-memory engine: a queue of counts, for the runner's own logic. */
+function fakeEngine(extra: Partial<BenchEngine> = {}): { engine: BenchEngine; events: string[] } {
+  const events: string[] = [];
+  const engine: BenchEngine = {
+    engine: 'fake',
+    describeOurs: ({ variant }) => `fake ${variant ?? ''}`.trim(),
+    async open(_t, ctx) {
+      let stored = 0;
+      events.push(`open ${ctx.name} ${ctx.messages} ${ctx.variant ?? '-'}`);
+      return {
+        async enqueue(n, meter) {
+          events.push('enqueue start');
+          for (let i = 0; i < n; i++) {
+            stored++;
+            meter.add(1);
+            if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+          }
+          events.push('enqueue end');
+        },
+        async dequeue(n, meter, signal) {
+          events.push('dequeue start');
+          let got = 0;
+          while (got < n && !signal.aborted) {
+            if (stored > 0) {
+              stored--;
+              got++;
+              meter.add(1);
+            } else {
+              await new Promise((r) => setImmediate(r));
+            }
+          }
+          events.push('dequeue end');
+        },
+        async close() {
+          events.push('close');
+        },
+      };
+    },
+    ...extra,
+  };
+  return { engine, events };
+}
+
+async function withFake<T>(engine: BenchEngine, fn: () => Promise<T>): Promise<T> {
+  const m = BENCH_ENGINES as Map<string, BenchEngine>;
+  m.set('fake', engine);
+  try {
+    return await fn();
+  } finally {
+    m.delete('fake');
+  }
+}
+
+const runFake = () =>
+  runBench({
+    engines: [{ engine: 'fake', target: { url: 'fake://u:pw@h' } }],
+    sizes: [{ bytes: 128 }, { bytes: 1024, messages: 300 }],
+    messages: 2000,
+    maxSeconds: 10,
+    native: false,
+    quick: true,
+    repoRoot: '/nonexistent',
+    runId: 'r1',
+  });
+
+describe('runner: variants, caps, concurrent phases', () => {
+  it('caps N per engine (said in the notes), a size cap on top, a row per variant', async () => {
+    const { engine, events } = fakeEngine({
+      maxMessages: { messages: 500, why: 'slow broker' },
+      variants: [
+        { id: 'a', label: 'A' },
+        { id: 'b', label: 'B' },
+      ],
+    });
+    const r = await withFake(engine, runFake);
+    assert.deepEqual(
+      r.engines.map((e) => e.variant),
+      ['A', 'B'],
+    );
+    for (const e of r.engines) {
+      assert.deepEqual(
+        e.sizes.map((s) => [s.messages, s.ours.enqueue.count, s.ours.dequeue.count]),
+        [
+          [500, 500, 500],
+          [300, 300, 300],
+        ],
+      );
+      assert.match(
+        e.notes.join(' '),
+        /N = 500 per size for fake \(its cap; the run's N is 2,000\): slow broker/,
+      );
+      assert.doesNotMatch(e.url, /pw/);
+    }
+    assert.ok(events.includes('open mqop-bench-r1-fake-b-1024 300 b'));
+    // Sequential engines: all enqueued before the dequeue starts.
+    assert.deepEqual(events.slice(1, 5), ['enqueue start', 'enqueue end', 'dequeue start', 'dequeue end']);
+    assert.match(renderMarkdown(r), /## fake \(B\)/);
+  });
+
+  it('an N set for the engine wins over its cap, without the cap note', () => {
+    const { engine } = fakeEngine({ maxMessages: { messages: 500, why: 'slow' } });
+    assert.equal(engineMessages(2000, engine, { engine: 'fake', target: { url: '' } }), 500);
+    assert.equal(engineMessages(200, engine, { engine: 'fake', target: { url: '' } }), 200);
+    assert.equal(engineMessages(2000, engine, { engine: 'fake', target: { url: '' }, messages: 900 }), 900);
+  });
+
+  it('concurrent phases: the consumer starts first and both run at once', async () => {
+    const { engine, events } = fakeEngine({ concurrentPhases: true });
+    const r = await withFake(engine, runFake);
+    assert.deepEqual(events.slice(1, 3), ['dequeue start', 'enqueue start']);
+    assert.ok(events.indexOf('enqueue end') > events.indexOf('dequeue start'));
+    const s = r.engines[0]?.sizes[0];
+    assert.equal(s?.ours.enqueue.count, 2000);
+    assert.equal(s?.ours.dequeue.count, 2000);
+    assert.equal(s?.ours.dequeue.partial, false);
+  });
+});
+
+describe('runner: concurrent phases when the sender fails', () => {
+  it('the dequeue stops a few seconds after the enqueue ended short, not at the guard', async () => {
+    const { engine } = fakeEngine({ concurrentPhases: true });
+    const open = engine.open.bind(engine);
+    engine.open = async (t, ctx) => {
+      const q = await open(t, ctx);
+      return {
+        ...q,
+        async enqueue(_n, meter) {
+          meter.add(10);
+          throw new Error('broker went away');
+        },
+      };
+    };
+    const t0 = performance.now();
+    const r = await withFake(engine, () =>
+      runBench({
+        engines: [{ engine: 'fake', target: { url: 'fake://h' } }],
+        sizes: [{ bytes: 128 }],
+        messages: 1000,
+        maxSeconds: 60,
+        native: false,
+        quick: true,
+        repoRoot: '/nonexistent',
+      }),
+    );
+    const s = r.engines[0]?.sizes[0];
+    assert.match(s?.ours.enqueue.error ?? '', /broker went away/);
+    assert.equal(s?.ours.dequeue.partial, true);
+    assert.match(s?.ours.dequeue.error ?? '', /after the enqueue phase ended short/);
+    assert.ok(performance.now() - t0 < 15_000);
+  });
+});
+
+describe('--merge and result files', () => {
+  const earlier = (): BenchReport => {
+    const r = fixture();
+    r.startedAt = '2025-12-31T10:00:00.000Z';
+    r.notes = ['Earlier note.'];
+    return r;
+  };
+  const current = (): BenchReport => {
+    const r = fixture();
+    r.engines = [
+      { ...(r.engines[0] as BenchReport['engines'][number]), engine: 'zeromq', nativeTool: undefined },
+    ];
+    r.notes = ['This run.'];
+    return r;
+  };
+
+  it("adds the earlier run's other engines, each marked with its run; this run's engines win", () => {
+    const cur = current();
+    cur.engines.push({ engine: 'kafka', url: 'kafka://new', notes: [], sizes: [] });
+    const m = mergeReports(cur, earlier(), '/x/bench/results/seed-2025-12-31.json');
+    assert.deepEqual(
+      m.engines.map((e) => [e.engine, e.run?.file]),
+      [
+        ['zeromq', undefined],
+        ['kafka', undefined],
+        ['redis', 'seed-2025-12-31.json'],
+      ],
+    );
+    assert.equal(m.engines.find((e) => e.engine === 'kafka')?.url, 'kafka://new');
+    assert.deepEqual(
+      m.merged?.map((x) => [x.file, x.engines]),
+      [['seed-2025-12-31.json', ['redis']]],
+    );
+    assert.deepEqual(m.notes.slice(0, 1), ['This run.']);
+    assert.ok(m.notes.includes('Earlier note.'));
+    // The inputs are not changed.
+    assert.equal(cur.engines.length, 2);
+  });
+
+  it('shows the run of each row in the summary and says what was merged', () => {
+    const m = mergeReports(current(), earlier(), 'seed-2025-12-31.json');
+    const md = renderMarkdown(m);
+    assert.match(md, /\| zeromq \| 128 B \| 1,000 \| 120,000 \|.*\| 2026-01-02 03:04 UTC \|/);
+    assert.match(
+      md,
+      /\| redis \| 128 B \| 1,000 \| 120,000 \| 300,000 \| \*\*40%\*\* \|.*\| 2025-12-31 10:00 UTC \|/,
+    );
+    assert.match(md, /Merged for display \(`--merge`\): redis, kafka from `seed-2025-12-31.json`/);
+    assert.match(md, /From an earlier run: `seed-2025-12-31.json` \(started 2025-12-31T10:00:00.000Z/);
+    assert.equal(runLabel('2026-11-27T13:05:10.123Z'), '2026-11-27 13:05 UTC');
+    // Twice merged: an engine keeps the run it came from.
+    const again = mergeReports(fixture(), m, 'seed-2026-01-02.json');
+    assert.equal(again.engines.find((e) => e.engine === 'zeromq')?.run?.file, 'seed-2026-01-02.json');
+  });
+
+  it('the JSON keeps only this run; md and svg show the merged view; an earlier JSON is not overwritten', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mqop-bench-merge-'));
+    try {
+      const first = writeResults(fixture(), dir);
+      const cur = current();
+      const p = writeResults(cur, dir, '', mergeReports(cur, earlier(), 'seed-2025-12-31.json'));
+      assert.notEqual(p.json, first.json);
+      assert.equal(p.json, join(dir, 'seed-2026-01-02-0304.json'));
+      const raw = JSON.parse(readFileSync(p.json, 'utf8')) as BenchReport;
+      assert.deepEqual(
+        raw.engines.map((e) => e.engine),
+        ['zeromq'],
+      );
+      assert.match(readFileSync(p.md, 'utf8'), /## redis 7\.0\.15/);
+      assert.match(readFileSync(p.svg, 'utf8'), /redis ours/);
+      const taken = new Set(['seed-2026-01-02.json', 'seed-2026-01-02-0304.json']);
+      assert.equal(resultFileNames(fixture(), (n) => taken.has(n)).json, 'seed-2026-01-02-0304-2.json');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--merge takes a JSON file; the test beds of the new engines get their own ports', () => {
+    assert.equal(parseBenchArgs(['--merge', 'bench/results/seed-x.json']).merge, 'bench/results/seed-x.json');
+    assert.throws(() => parseBenchArgs(['--merge', 'seed.md']), /seed-\*\.json/);
+    const env = testbedEnv({ MQOP_CACHE: '/c' });
+    assert.equal(env.MQOP_ACTIVEMQ_PORT, '25673');
+    assert.equal(env.MQOP_ROCKETMQ_DIR, '/c/bench/brokers/rocketmq');
+    assert.deepEqual(testbedExtra('activemq', env), { 'openwire.url': 'tcp://127.0.0.1:26161' });
+    assert.deepEqual(testbedExtra('rocketmq', env), { 'namesrv.addr': '127.0.0.1:29876' });
+    assert.equal(testbedExtra('redis', env), undefined);
   });
 });

@@ -103,7 +103,10 @@ export function ratio(ours: number | undefined, native: number | undefined): num
   return Math.round((ours / native) * 1000) / 1000;
 }
 
-/** Runs one phase of our client under the guard; never throws. */
+/** Concurrent phases: how long the dequeue may go on after the enqueue phase ended short. */
+const CONCURRENT_GRACE_SECONDS = 5;
+
+/** Runs one phase of our client under the guard (and `stop`, when given); never throws. */
 async function runPhase(
   q: BenchQueue,
   phase: BenchPhase,
@@ -111,6 +114,7 @@ async function runPhase(
   maxSeconds: number,
   log: (line: string) => void,
   secrets: Array<string | undefined>,
+  stop?: AbortSignal,
 ): Promise<PhaseResult> {
   const meter = new PhaseMeter(n, {
     onCheckpoint: (c) =>
@@ -118,6 +122,8 @@ async function runPhase(
   });
   const ac = new AbortController();
   const guard = setTimeout(() => ac.abort(), maxSeconds * 1000);
+  const onStop = () => ac.abort();
+  stop?.addEventListener('abort', onStop, { once: true });
   let hard: NodeJS.Timeout | undefined;
   let error: string | undefined;
   meter.start();
@@ -139,8 +145,11 @@ async function runPhase(
   } finally {
     clearTimeout(guard);
     clearTimeout(hard);
+    stop?.removeEventListener('abort', onStop);
   }
-  if (!error && ac.signal.aborted && meter.count < n) error = `stopped by the ${maxSeconds}s guard`;
+  if (!error && ac.signal.aborted && meter.count < n) {
+    error = stop?.aborted ? String(stop.reason) : `stopped by the ${maxSeconds}s guard`;
+  }
   return meter.finish(error);
 }
 
@@ -195,9 +204,19 @@ async function benchSize(
     try {
       if (engine.concurrentPhases) {
         // The consumer first, so that it is there when the first message arrives.
-        const deq = runPhase(q, 'dequeue', n, cfg.maxSeconds, log, secrets);
+        const stopDequeue = new AbortController();
+        const deq = runPhase(q, 'dequeue', n, cfg.maxSeconds, log, secrets, stopDequeue.signal);
         enqueue = await runPhase(q, 'enqueue', n, cfg.maxSeconds, log, secrets);
+        // A sender that stopped short: what it sent may still arrive, for a few seconds.
+        const grace = enqueue.partial
+          ? setTimeout(
+              () =>
+                stopDequeue.abort(`stopped ${CONCURRENT_GRACE_SECONDS}s after the enqueue phase ended short`),
+              CONCURRENT_GRACE_SECONDS * 1000,
+            )
+          : undefined;
         dequeue = await deq;
+        clearTimeout(grace);
       } else {
         enqueue = await runPhase(q, 'enqueue', n, cfg.maxSeconds, log, secrets);
         dequeue = await runPhase(q, 'dequeue', enqueue.count, cfg.maxSeconds, log, secrets);
