@@ -36,7 +36,7 @@ import {
 import { rocketmqShape } from './bench/rocketmq.ts';
 import type { BenchEngine, BenchReport, PhaseResult, SizeResult } from './bench/types.ts';
 import { benchPayload, redactUrl } from './bench/util.ts';
-import { zeromqEndpoints } from './bench/zeromq.ts';
+import { zeromqEndpoints, zeromqWindow } from './bench/zeromq.ts';
 import { BENCH_ENGINES, engineMessages, messagesFor, ratio, runBench } from './bench.ts';
 
 /** A clock the test moves by hand. */
@@ -498,6 +498,13 @@ describe('RocketMQ and ZeroMQ shapes', () => {
     assert.equal(rocketmqShape(8 * 1024 * 1024).inflight, 2);
   });
 
+  it('ZeroMQ: a window of messages in flight, below the high-water marks', () => {
+    assert.equal(zeromqWindow(128), 500);
+    assert.equal(zeromqWindow(10240), 500);
+    assert.equal(zeromqWindow(1024 * 1024), 8);
+    assert.equal(zeromqWindow(64 * 1024 * 1024), 1);
+  });
+
   it('ZeroMQ: frontend from the URL, backend from extra or port + 1', () => {
     assert.deepEqual(zeromqEndpoints({ url: 'tcp://127.0.0.1:25555' }), {
       frontend: 'tcp://127.0.0.1:25555',
@@ -702,9 +709,9 @@ describe('--merge and result files', () => {
     assert.deepEqual(
       m.engines.map((e) => [e.engine, e.run?.file]),
       [
-        ['zeromq', undefined],
-        ['kafka', undefined],
         ['redis', 'seed-2025-12-31.json'],
+        ['kafka', undefined],
+        ['zeromq', undefined],
       ],
     );
     assert.equal(m.engines.find((e) => e.engine === 'kafka')?.url, 'kafka://new');
@@ -757,7 +764,11 @@ describe('--merge and result files', () => {
   });
 
   it('--merge takes a JSON file; the test beds of the new engines get their own ports', () => {
-    assert.equal(parseBenchArgs(['--merge', 'bench/results/seed-x.json']).merge, 'bench/results/seed-x.json');
+    assert.deepEqual(parseBenchArgs(['--merge', 'a/seed-x.json', '--merge', 'seed-y.json']).merge, [
+      'a/seed-x.json',
+      'seed-y.json',
+    ]);
+    assert.deepEqual(parseBenchArgs([]).merge, []);
     assert.throws(() => parseBenchArgs(['--merge', 'seed.md']), /seed-\*\.json/);
     const env = testbedEnv({ MQOP_CACHE: '/c' });
     assert.equal(env.MQOP_ACTIVEMQ_PORT, '25673');

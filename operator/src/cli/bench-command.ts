@@ -3,7 +3,7 @@
  * enqueue N messages through our client, then dequeue them all, then the same with the engine's
  * native tool; write `seed-<date>.json`, `seed.md` and `seed.svg` into --out.
  *
- *   mqop bench [--engines redis,rabbitmq,kafka] [--messages N] [--sizes 128,512,1024,10240]
+ *   mqop bench [--engines redis,...,zeromq] [--messages N] [--sizes 128,512,1024,10240]
  *              [--quick] [--out bench/results] [--no-native] [--max-seconds S]
  *              [--url ENGINE=URL]... [--keep-brokers] [--note TEXT]... [--run-id ID]
  *              [--merge EARLIER.json]
@@ -59,9 +59,9 @@ export const BENCH_USAGE = `Usage: mqop bench [--engines E[:N],...] [--messages 
   --url          use this broker instead of starting the engine's test bed (credentials from
                  env MQOP_BENCH_USERNAME / MQOP_BENCH_PASSWORD)
   --keep-brokers leave the test-bed brokers the command started running
-  --merge        an earlier run's seed-*.json: seed.md and seed.svg also show its engines that
-                 this run did not measure, each with the date of its run (this run's JSON keeps
-                 only its own)
+  --merge        an earlier run's seed-*.json (repeatable; earlier files first win): seed.md and
+                 seed.svg also show its engines that this run did not measure, each with the
+                 date of its run (this run's JSON keeps only its own)
   exit code: 0 all measured, 1 something failed or was partial, 2 usage error
 `;
 
@@ -79,8 +79,11 @@ export interface BenchCommandOptions {
   keepBrokers: boolean;
   notes: string[];
   runId?: string;
-  /** An earlier run's JSON: its engines not in this run are shown in seed.md / seed.svg too. */
-  merge?: string;
+  /**
+   * Earlier runs' JSON files: their engines not in this run (nor in a file before them) are shown
+   * in seed.md / seed.svg too.
+   */
+  merge: string[];
 }
 
 function positiveInt(flag: string, v: string): number {
@@ -123,7 +126,7 @@ export function parseBenchArgs(args: string[]): BenchCommandOptions {
         'keep-brokers': { type: 'boolean' },
         note: { type: 'string', multiple: true },
         'run-id': { type: 'string' },
-        merge: { type: 'string' },
+        merge: { type: 'string', multiple: true },
       },
     }) as { values: Record<string, string | boolean | string[] | undefined> });
   } catch (e) {
@@ -187,11 +190,11 @@ export function parseBenchArgs(args: string[]): BenchCommandOptions {
     out: (values.out as string | undefined) ?? 'bench/results',
     keepBrokers: values['keep-brokers'] === true,
     notes: (values.note as string[] | undefined) ?? [],
+    merge: (values.merge as string[] | undefined) ?? [],
   };
   if (runId) opts.runId = runId;
-  if (typeof values.merge === 'string') {
-    if (!values.merge.endsWith('.json')) throw new UsageError("--merge takes an earlier run's seed-*.json");
-    opts.merge = values.merge;
+  for (const m of (values.merge as string[] | undefined) ?? []) {
+    if (!m.endsWith('.json')) throw new UsageError("--merge takes an earlier run's seed-*.json");
   }
   return opts;
 }
@@ -361,15 +364,16 @@ export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Pr
   const env = testbedEnv(io.env);
   const started: string[] = [];
   let zmqProxy: ZmqProxyChild | undefined;
-  let merged: BenchReport | undefined;
-  if (opts.merge) {
+  const merged: Array<{ file: string; report: BenchReport }> = [];
+  for (const file of opts.merge) {
     try {
-      merged = JSON.parse(readFileSync(opts.merge, 'utf8')) as BenchReport;
-      if (merged.schema !== 'mqop-bench/1' || !Array.isArray(merged.engines)) {
+      const report = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+      if (report.schema !== 'mqop-bench/1' || !Array.isArray(report.engines)) {
         throw new Error('not an mqop bench report (schema mqop-bench/1)');
       }
+      merged.push({ file, report });
     } catch (e) {
-      io.stderr(`mqop bench: --merge ${opts.merge}: ${(e as Error).message}\n`);
+      io.stderr(`mqop bench: --merge ${file}: ${(e as Error).message}\n`);
       return 2;
     }
   }
@@ -435,13 +439,14 @@ export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Pr
       }
     }
     const out = resolve(opts.out);
-    const shown = merged ? mergeReports(report, merged, opts.merge as string) : report;
+    const shown = merged.reduce((acc, m) => mergeReports(acc, m.report, m.file), report);
     const paths = writeResults(report, out, '', shown);
     io.stdout(`wrote ${paths.json}\nwrote ${paths.md}\nwrote ${paths.svg}\n`);
-    if (merged)
+    if (merged.length) {
       io.stdout(
-        `seed.md and seed.svg also show ${shown.engines.length - report.engines.length} engine row(s) from ${opts.merge}\n`,
+        `seed.md and seed.svg also show ${shown.engines.length - report.engines.length} engine row(s) from ${opts.merge.join(', ')}\n`,
       );
+    }
     let ok = true;
     for (const e of report.engines) {
       if (e.error || e.sizes.length === 0) ok = false;

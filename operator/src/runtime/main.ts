@@ -25,9 +25,10 @@ Usage:
       Produce and consume messages through a broker and report what arrived.
       Credentials come from a servicebinding Secret (directory or manifest) or
       MQOP_SMOKE_PASSWORD; never from a flag.
-  mqop bench [--engines redis,rabbitmq,kafka] [--quick] [--out bench/results]
+  mqop bench [--engines redis,rabbitmq,kafka,activemq,rocketmq,zeromq] [--quick]
+             [--out bench/results] [--merge EARLIER.json]
       The seed experiment: enqueue then dequeue N messages per size through mqop's clients,
-      with each engine's native tool as the ceiling (see mqop bench --help).
+      with each engine's native tool as the ceiling where one exists (see mqop bench --help).
   mqop zmq-proxy --role=central|sidecar --pattern=pubsub|pipeline --frontend=E --backend=E ...
       The ZeroMQ device the zeromq engine runs (see mqop zmq-proxy --help).
   mqop --help

@@ -450,7 +450,16 @@ export function mergeReports(current: BenchReport, earlier: BenchReport, earlier
     );
     notes.push(...earlier.notes);
   }
-  return { ...current, notes, engines: [...current.engines, ...taken], merged };
+  const engines = [...current.engines, ...taken].sort((a, b) => engineRank(a.engine) - engineRank(b.engine));
+  return { ...current, notes, engines, merged };
+}
+
+/** The seed's order of engines in a merged report (others after them). */
+const ENGINE_ORDER = ['redis', 'rabbitmq', 'kafka', 'activemq', 'rocketmq', 'zeromq'];
+
+function engineRank(engine: string): number {
+  const i = ENGINE_ORDER.indexOf(engine);
+  return i < 0 ? ENGINE_ORDER.length : i;
 }
 
 /** When an engine's figures were measured: its own run's start (merged) or the report's. */
