@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseBenchArgs, testbedEnv, testbedExtra } from '../../operator/src/cli/bench-command.ts';
+import {
+  benchCommand,
+  parseBenchArgs,
+  testbedEnv,
+  testbedExtra,
+} from '../../operator/src/cli/bench-command.ts';
 import {
   activemqCommitted,
   activemqConnections,
@@ -288,8 +293,12 @@ describe('report: markdown', () => {
     assert.match(md, /\| 128 B \| dequeue \| 1,000 \| 150,000 \| 200,000 \| 75% \| 15,955 \| {2}\|/);
     assert.match(md, /\| 10 KB \| enqueue \| 1,000 \| 20,000 \| 25,000 \| 80% \| 25 \|/);
     assert.match(md, /\| 10 KB \| dequeue \| 1,000 \| 30,000 \| 90,000 \| \*\*33%\*\* \| 9,355 \|/);
-    // Kafka: no native run, no 2013 figure.
-    assert.match(md, /\| 128 B \| enqueue \| 1,000 \| 30,000 \| not run \| — \| — \|/);
+    // Kafka: no native tool, no 2013 figure.
+    assert.match(md, /\| 128 B \| enqueue \| 1,000 \| 30,000 \| none \| — \| — \|/);
+    // A native tool that was not run for a size.
+    const r = fixture();
+    (r.engines[1] as { nativeTool?: string }).nativeTool = 'kafka-perf';
+    assert.match(renderMarkdown(r), /\| 128 B \| enqueue \| 1,000 \| 30,000 \| not run \| — \| — \|/);
     assert.match(md, /a note \| with a pipe/);
     assert.match(md, /met in 2 of 4 phases/);
     assert.deepEqual(goalCount(fixture()), { met: 2, total: 4 });
@@ -758,6 +767,41 @@ describe('--merge and result files', () => {
       assert.match(readFileSync(p.svg, 'utf8'), /redis ours/);
       const taken = new Set(['seed-2026-01-02.json', 'seed-2026-01-02-0304.json']);
       assert.equal(resultFileNames(fixture(), (n) => taken.has(n)).json, 'seed-2026-01-02-0304-2.json');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--render rewrites seed.md and seed.svg from JSON files without running anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mqop-bench-render-'));
+    try {
+      const cur = current();
+      writeFileSync(join(dir, 'run.json'), JSON.stringify(cur));
+      writeFileSync(join(dir, 'old.json'), JSON.stringify(earlier()));
+      let out = '';
+      let err = '';
+      const io = {
+        stdout: (t: string) => {
+          out += t;
+        },
+        stderr: (t: string) => {
+          err += t;
+        },
+        env: {},
+      };
+      const code = await benchCommand(
+        ['--render', join(dir, 'run.json'), '--merge', join(dir, 'old.json'), '--out', dir],
+        io,
+      );
+      assert.equal(code, 0, err);
+      assert.match(out, /wrote .*seed\.md/);
+      assert.deepEqual(readdirSync(dir).sort(), ['old.json', 'run.json', 'seed.md', 'seed.svg']);
+      const md = readFileSync(join(dir, 'seed.md'), 'utf8');
+      assert.match(md, /\| redis \| 128 B \|.*\| 2025-12-31 10:00 UTC \|/);
+      assert.match(md, /\| zeromq \| 128 B \|.*\| 2026-01-02 03:04 UTC \|/);
+      writeFileSync(join(dir, 'bad.json'), '{"schema":"other"}');
+      assert.equal(await benchCommand(['--render', join(dir, 'bad.json'), '--out', dir], io), 2);
+      assert.match(err, /not an mqop bench report/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

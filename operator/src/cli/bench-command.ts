@@ -25,7 +25,7 @@
  * or was partial, 2 usage error.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,8 @@ import {
   benchEngines,
   mergeReports,
   QUICK_MESSAGES,
+  renderMarkdown,
+  renderSvg,
   runBench,
   SEED_MESSAGES,
   SEED_SIZES,
@@ -59,6 +61,8 @@ export const BENCH_USAGE = `Usage: mqop bench [--engines E[:N],...] [--messages 
   --url          use this broker instead of starting the engine's test bed (credentials from
                  env MQOP_BENCH_USERNAME / MQOP_BENCH_PASSWORD)
   --keep-brokers leave the test-bed brokers the command started running
+  --render R.json  run nothing: rewrite seed.md and seed.svg in --out from run R's JSON (with
+                 --merge as above)
   --merge        an earlier run's seed-*.json (repeatable; earlier files first win): seed.md and
                  seed.svg also show its engines that this run did not measure, each with the
                  date of its run (this run's JSON keeps only its own)
@@ -84,6 +88,8 @@ export interface BenchCommandOptions {
    * in seed.md / seed.svg too.
    */
   merge: string[];
+  /** Run nothing: rewrite seed.md / seed.svg in --out from this run's JSON (and --merge files). */
+  render?: string;
 }
 
 function positiveInt(flag: string, v: string): number {
@@ -127,6 +133,7 @@ export function parseBenchArgs(args: string[]): BenchCommandOptions {
         note: { type: 'string', multiple: true },
         'run-id': { type: 'string' },
         merge: { type: 'string', multiple: true },
+        render: { type: 'string' },
       },
     }) as { values: Record<string, string | boolean | string[] | undefined> });
   } catch (e) {
@@ -193,6 +200,10 @@ export function parseBenchArgs(args: string[]): BenchCommandOptions {
     merge: (values.merge as string[] | undefined) ?? [],
   };
   if (runId) opts.runId = runId;
+  if (typeof values.render === 'string') {
+    if (!values.render.endsWith('.json')) throw new UsageError("--render takes a run's seed-*.json");
+    opts.render = values.render;
+  }
   for (const m of (values.merge as string[] | undefined) ?? []) {
     if (!m.endsWith('.json')) throw new UsageError("--merge takes an earlier run's seed-*.json");
   }
@@ -365,7 +376,7 @@ export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Pr
   const started: string[] = [];
   let zmqProxy: ZmqProxyChild | undefined;
   const merged: Array<{ file: string; report: BenchReport }> = [];
-  for (const file of opts.merge) {
+  for (const file of [...(opts.render ? [opts.render] : []), ...opts.merge]) {
     try {
       const report = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
       if (report.schema !== 'mqop-bench/1' || !Array.isArray(report.engines)) {
@@ -377,6 +388,18 @@ export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Pr
       return 2;
     }
   }
+  if (opts.render) {
+    const [first, ...rest] = merged;
+    if (!first) return 2;
+    const shown = rest.reduce((acc, m) => mergeReports(acc, m.report, m.file), first.report);
+    const out = resolve(opts.out);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'seed.md'), renderMarkdown(shown));
+    writeFileSync(join(out, 'seed.svg'), renderSvg(shown));
+    io.stdout(`wrote ${join(out, 'seed.md')}\nwrote ${join(out, 'seed.svg')}\n`);
+    return 0;
+  }
+
   const password = io.env.MQOP_TEST_PASSWORD || 'mqop-test-pw';
   try {
     for (const plan of opts.engines) {

@@ -75,7 +75,7 @@ function mdCell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-function phaseRow(engine: string, s: SizeResult, phase: BenchPhase): string {
+function phaseRow(engine: string, s: SizeResult, phase: BenchPhase, hasNative = true): string {
   const ours = s.ours[phase];
   const nat = s.native?.[phase];
   const flags: string[] = [];
@@ -87,7 +87,7 @@ function phaseRow(engine: string, s: SizeResult, phase: BenchPhase): string {
     phase,
     ours.requested.toLocaleString('en-US'),
     fmtRate(ours.rate),
-    s.native ? fmtRate(nat?.rate) : 'not run',
+    s.native ? fmtRate(nat?.rate) : hasNative ? 'not run' : 'none',
     fmtRatio(s.ratio[phase]),
     fmtRate(historical(engine, phase, s.messageBytes)),
     flags.map(mdCell).join('; '),
@@ -119,8 +119,8 @@ function engineSection(e: EngineResult): string {
     out.push(`| size | phase | N | ours msg/s | native msg/s | ours/native | ${hist} | notes |`);
     out.push('|---|---|--:|--:|--:|--:|--:|---|');
     for (const s of e.sizes) {
-      out.push(phaseRow(e.engine, s, 'enqueue'));
-      out.push(phaseRow(e.engine, s, 'dequeue'));
+      out.push(phaseRow(e.engine, s, 'enqueue', e.nativeTool !== undefined));
+      out.push(phaseRow(e.engine, s, 'dequeue', e.nativeTool !== undefined));
     }
     out.push('');
     const refs = e.sizes.filter((s) => s.native?.reference);
