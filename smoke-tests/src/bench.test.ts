@@ -790,7 +790,16 @@ describe('--merge and result files', () => {
         env: {},
       };
       const code = await benchCommand(
-        ['--render', join(dir, 'run.json'), '--merge', join(dir, 'old.json'), '--out', dir],
+        [
+          '--render',
+          join(dir, 'run.json'),
+          '--merge',
+          join(dir, 'old.json'),
+          '--out',
+          dir,
+          '--note',
+          'Addendum.',
+        ],
         io,
       );
       assert.equal(code, 0, err);
@@ -799,6 +808,8 @@ describe('--merge and result files', () => {
       const md = readFileSync(join(dir, 'seed.md'), 'utf8');
       assert.match(md, /\| redis \| 128 B \|.*\| 2025-12-31 10:00 UTC \|/);
       assert.match(md, /\| zeromq \| 128 B \|.*\| 2026-01-02 03:04 UTC \|/);
+      assert.match(md, /This run\.\n\n[^]*Addendum\./);
+      assert.doesNotMatch(readFileSync(join(dir, 'run.json'), 'utf8'), /Addendum/);
       writeFileSync(join(dir, 'bad.json'), '{"schema":"other"}');
       assert.equal(await benchCommand(['--render', join(dir, 'bad.json'), '--out', dir], io), 2);
       assert.match(err, /not an mqop bench report/);

@@ -62,7 +62,7 @@ export const BENCH_USAGE = `Usage: mqop bench [--engines E[:N],...] [--messages 
                  env MQOP_BENCH_USERNAME / MQOP_BENCH_PASSWORD)
   --keep-brokers leave the test-bed brokers the command started running
   --render R.json  run nothing: rewrite seed.md and seed.svg in --out from run R's JSON (with
-                 --merge as above)
+                 --merge as above; --note adds notes to them, not to the JSON)
   --merge        an earlier run's seed-*.json (repeatable; earlier files first win): seed.md and
                  seed.svg also show its engines that this run did not measure, each with the
                  date of its run (this run's JSON keeps only its own)
@@ -391,7 +391,9 @@ export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Pr
   if (opts.render) {
     const [first, ...rest] = merged;
     if (!first) return 2;
-    const shown = rest.reduce((acc, m) => mergeReports(acc, m.report, m.file), first.report);
+    const reduced = rest.reduce((acc, m) => mergeReports(acc, m.report, m.file), first.report);
+    // --note: added to what is shown (the JSON files stay as the runs wrote them).
+    const shown = opts.notes.length ? { ...reduced, notes: [...reduced.notes, ...opts.notes] } : reduced;
     const out = resolve(opts.out);
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'seed.md'), renderMarkdown(shown));

@@ -403,9 +403,9 @@ export const activemqBench: BenchEngine = {
   maxMessages: {
     messages: 100_000,
     why:
-      'ActiveMQ Classic stores persistent messages at about 1,500-6,500 msg/s on this shared 2-core ' +
-      'box (measured in quick runs: ours ~2,000 over AMQP, its own producer ~4,000-6,500 in ' +
-      'transactions of 100), so 1,000,000 per size (durable, ours and native) would take well over ' +
+      'ActiveMQ Classic stores persistent messages at about 2,000-16,000 msg/s on this shared 2-core ' +
+      'box (ours ~2,000-3,000 over AMQP; its own producer 10,000-16,000 in transactions of 100, ' +
+      'plus a reference run of sync sends at ~700), so 1,000,000 per size (durable, ours and native) would take well over ' +
       'an hour; 100,000 keeps ActiveMQ (both variants) near 15 minutes',
   },
   describeOurs({ messageBytes, variant }) {
