@@ -95,7 +95,10 @@ describe('mqop bench --quick (all six engines)', { timeout: 600_000 }, () => {
           assert.equal(r.partial, false, what);
           assert.ok(r.rate > 0 && Number.isFinite(r.rate), `${what} rate ${r.rate}`);
           assert.ok(r.rate < 50_000_000, `${what} rate ${r.rate} is not believable`);
-          assert.equal(r.checkpoints.length, 10, what);
+          // Every tenth is a checkpoint; a consumer that gets a whole batch at once (Kafka's
+          // fetch holds all 2,000) passes several marks in one step.
+          if (phase === 'enqueue') assert.equal(r.checkpoints.length, 10, what);
+          else assert.ok(r.checkpoints.length >= 1 && r.checkpoints.length <= 10, what);
           assert.equal(r.checkpoints.at(-1)?.count, N, what);
           if (NO_NATIVE.has(e.engine)) {
             assert.equal(s.native, undefined, what);
