@@ -107,13 +107,15 @@ async function main() {
     });
 
     log('starting the operator');
+    // The clock starts with the operator process: its start-up (informer lists) counts.
+    const t0 = Date.now();
     const op = await startOperator(c, {
       identity: 'bench',
       leaderElect: false,
       concurrency: CONC,
       resyncSeconds: 30,
     });
-    const t0 = Date.now();
+    const startupSeconds = (Date.now() - t0) / 1000;
     // Completion is watched, not polled: listing 1,000 MessageQueues every 250 ms would load the
     // API server in this phase only and slow the operator down.
     const done = new Set<string>();
@@ -254,6 +256,7 @@ async function main() {
       objectsPerRun: objects.length,
       operatorSeconds,
       ceilingSeconds,
+      startupSeconds,
       operatorCpuSeconds,
       apiLatency,
       ceilingPasses: passes,
@@ -280,7 +283,7 @@ ${result.date} — ${result.kubernetes}; ${result.machine}. Produced by \`node o
 |---|---|
 | MessageQueues (six engines in turn) | ${N} |
 | objects per run (rendered + Secrets) | ${objects.length} |
-| mqop: time until all reconciled | ${operatorSeconds.toFixed(1)} s |
+| mqop: time from the operator's start until all reconciled (start-up until ready: ${startupSeconds.toFixed(1)} s) | ${operatorSeconds.toFixed(1)} s |
 | ceiling: same objects, plain server-side apply, best of ${passes.map((p) => `${p.seconds.toFixed(1)} s at ${p.concurrency} in flight`).join(' and ')} | ${ceilingSeconds.toFixed(1)} s |
 | **ratio (ceiling time / mqop time; goal ≥ 0.8)** | **${result.ratio}** |
 | operator CPU time while reconciling (of 2 cores × ${operatorSeconds.toFixed(0)} s) | ${operatorCpuSeconds.toFixed(1)} s |
