@@ -808,7 +808,7 @@ describe('--merge and result files', () => {
       const md = readFileSync(join(dir, 'seed.md'), 'utf8');
       assert.match(md, /\| redis \| 128 B \|.*\| 2025-12-31 10:00 UTC \|/);
       assert.match(md, /\| zeromq \| 128 B \|.*\| 2026-01-02 03:04 UTC \|/);
-      assert.match(md, /This run\.\n\n[^]*Addendum\./);
+      assert.match(md, /This run\.\n\n[\s\S]*Addendum\./);
       assert.doesNotMatch(readFileSync(join(dir, 'run.json'), 'utf8'), /Addendum/);
       writeFileSync(join(dir, 'bad.json'), '{"schema":"other"}');
       assert.equal(await benchCommand(['--render', join(dir, 'bad.json'), '--out', dir], io), 2);
