@@ -113,7 +113,8 @@ function isGone(err: unknown): boolean {
 }
 
 /** An AMQP error object (condition + description) as an Error with a readable message. */
-function amqpError(e: unknown, what: string): Error {
+/** An Error for an AMQP error value (an Error, a rhea condition/description pair, anything). */
+export function amqpError(e: unknown, what: string): Error {
   if (e instanceof Error) {
     const cond = (e as { condition?: string }).condition;
     return cond && !e.message.includes(cond) ? new Error(`${what}: ${e.message} (${cond})`, { cause: e }) : e;
@@ -208,14 +209,15 @@ async function closeConnection(conn: Connection, millis: number): Promise<void> 
   destroy(conn);
 }
 
-function destroy(conn: Connection): void {
+/** Drops a connection at once, with reconnects off. */
+export function destroy(conn: Connection): void {
   const c = conn as unknown as { socket?: { destroy(): void }; options?: { reconnect?: unknown } };
   if (c.options) c.options.reconnect = false;
   c.socket?.destroy();
 }
 
 /** Resolves when a link is attached (the broker answered the attach); rejects on its error. */
-function attached(link: Sender | Receiver, what: string): Promise<void> {
+export function attached(link: Sender | Receiver, what: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (link.is_open()) return resolve();
     link.once(link.is_sender() ? 'sender_open' : 'receiver_open', () => resolve());

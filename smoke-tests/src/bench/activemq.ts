@@ -13,9 +13,16 @@
  * the default prefetch. Queues are removed afterwards over OpenWire, as the smoke test does.
  */
 import { randomUUID } from 'node:crypto';
-import type { Connection, EventContext, Receiver, Sender } from 'rhea';
+import type { Connection, EventContext } from 'rhea';
 import rhea from 'rhea';
-import { amqp10ConnectOptions, openwireAddress, openwireRemoveQueue } from '../activemq.ts';
+import {
+  amqp10ConnectOptions,
+  amqpError,
+  attached,
+  destroy,
+  openwireAddress,
+  openwireRemoveQueue,
+} from '../activemq.ts';
 import { bestEffort } from '../stats.ts';
 import type { SmokeTarget } from '../types.ts';
 import type { PhaseMeter } from './meter.ts';
@@ -61,15 +68,6 @@ export function activemqConnections(variant: string | undefined): number {
   return variant === 'nondurable' ? 1 : DURABLE_CONNECTIONS;
 }
 
-function errorText(e: unknown, what: string): Error {
-  if (e instanceof Error) return e;
-  if (typeof e === 'object' && e !== null) {
-    const { condition, description } = e as { condition?: string; description?: string };
-    return new Error(`${what}: ${[condition, description].filter(Boolean).join(': ') || 'error'}`);
-  }
-  return new Error(`${what}: ${String(e)}`);
-}
-
 /** Opens an AMQP connection; resolves once the broker's Open arrived. */
 function openConnection(target: SmokeTarget, onLost: (e: Error) => void): Promise<Connection> {
   const container = rhea.create_container({ id: `mqop-bench-${randomUUID()}` });
@@ -93,29 +91,14 @@ function openConnection(target: SmokeTarget, onLost: (e: Error) => void): Promis
       resolve(conn);
     });
     conn.on('connection_error', (c: EventContext) =>
-      fail(errorText(c.error ?? conn.error, 'ActiveMQ closed the connection')),
+      fail(amqpError(c.error ?? conn.error, 'ActiveMQ closed the connection')),
     );
     conn.on('connection_close', () => fail(new Error('connection to ActiveMQ closed by the broker')));
     conn.on('disconnected', (c: EventContext) =>
       fail(c.error instanceof Error ? c.error : new Error('connection to ActiveMQ lost')),
     );
-    conn.on('protocol_error', (c: EventContext) => fail(errorText(c.error, 'AMQP protocol error')));
-    conn.on('error', (e: unknown) => fail(errorText(e, 'AMQP error')));
-  });
-}
-
-function destroy(conn: Connection): void {
-  const c = conn as unknown as { socket?: { destroy(): void } };
-  c.socket?.destroy();
-}
-
-function attached(link: Sender | Receiver, what: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (link.is_open()) return resolve();
-    link.once(link.is_sender() ? 'sender_open' : 'receiver_open', () => resolve());
-    link.once(link.is_sender() ? 'sender_error' : 'receiver_error', (c: EventContext) =>
-      reject(errorText(link.error ?? c.error, what)),
-    );
+    conn.on('protocol_error', (c: EventContext) => fail(amqpError(c.error, 'AMQP protocol error')));
+    conn.on('error', (e: unknown) => fail(amqpError(e, 'AMQP error')));
   });
 }
 
@@ -168,7 +151,7 @@ class ActivemqQueue implements BenchQueue {
     sender.on('accepted', () => settled(true));
     for (const ev of ['rejected', 'released', 'modified'] as const) sender.on(ev, () => settled(false));
     sender.on('sendable', wakeUp);
-    sender.on('sender_error', () => this.lost(errorText(sender.error, `sender on ${this.name}`)));
+    sender.on('sender_error', () => this.lost(amqpError(sender.error, `sender on ${this.name}`)));
     const onAbort = () => wakeUp();
     signal.addEventListener('abort', onAbort);
     this.wakeAll.push(wakeUp);
@@ -218,7 +201,7 @@ class ActivemqQueue implements BenchQueue {
         meter.add(1);
         if (got >= n) done();
       });
-      receiver.on('receiver_error', () => this.lost(errorText(receiver.error, `receiver on ${this.name}`)));
+      receiver.on('receiver_error', () => this.lost(amqpError(receiver.error, `receiver on ${this.name}`)));
       return receiver;
     });
     const onAbort = () => done();
