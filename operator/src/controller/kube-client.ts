@@ -50,8 +50,10 @@ export const USER_AGENT = 'mqop-operator/0.1';
 
 type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'update' | 'delete';
 
-/** Called for each request; tests and metrics count writes with it. */
-/** Called after every request with its answer's status and how long it took, in seconds. */
+/**
+ * Called after every request with its answer's status and how long it took, in seconds; tests and
+ * metrics count writes with it.
+ */
 export type RequestObserver = (verb: Verb, path: string, status: number, seconds: number) => void;
 
 export class KubeClient {
@@ -98,7 +100,8 @@ export class KubeClient {
       timeout: 30_000,
     };
     await this.kc.applyToHTTPSOptions(options);
-    options.agent = this.agent;
+    // A plain Agent is replaced by the pool; a proxy agent (kubeconfig proxy-url) is kept.
+    if (options.agent?.constructor === https.Agent) options.agent = this.agent;
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     if (payload !== undefined) {
       (options.headers as Record<string, string>)['Content-Type'] = opts.contentType ?? 'application/json';

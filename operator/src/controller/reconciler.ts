@@ -177,14 +177,12 @@ export class Reconciler {
     // prevention) and refuses it while the Role is missing, unless the caller may bind anything,
     // which mqop's own RBAC (charts/mqop) does not allow.
     const changed = desired.filter((o) => needsApply(o, this.cached(o)));
-    const toApply = [
-      ...changed.filter((o) => o.kind === 'Role'),
-      ...changed.filter((o) => o.kind !== 'Role'),
-    ];
+    const roles = changed.filter((o) => o.kind === 'Role');
+    const rest = changed.filter((o) => o.kind !== 'Role');
+    const toApply = [...roles, ...rest];
     const apply = (objs: K8sObject[]) =>
       Promise.allSettled(objs.map((o) => this.client.apply(o as KubeObject)));
-    const firstWave = toApply.filter((o) => o.kind === 'Role');
-    const results = [...(await apply(firstWave)), ...(await apply(toApply.slice(firstWave.length)))];
+    const results = [...(await apply(roles)), ...(await apply(rest))];
     for (const [i, r] of results.entries()) {
       if (r.status === 'fulfilled') continue;
       const e = r.reason;
