@@ -3,12 +3,17 @@
 # etcd from source, using only the Go module proxy, and caches the binaries in
 #   ${MQOP_CACHE:-$HOME/.cache/mqop}/k8s/<k8s-version>/bin/
 #
-# Usage: scripts/k8s/build.sh            (prints the bin dir on stdout; progress goes to stderr)
-# Env:   MQOP_K8S_VERSION  (default v1.34.4)   k8s.io/kubernetes tag
-#        MQOP_ETCD_VERSION (default v3.6.16)   go.etcd.io/etcd/server/v3 tag
-#        MQOP_CACHE        (default $HOME/.cache/mqop)
+# Usage: scripts/k8s/build.sh [--node]   (prints the bin dir on stdout; progress goes to stderr)
+#        --node (or MQOP_K8S_NODE=1) also builds what a node needs: kubelet, kube-scheduler,
+#        kube-proxy (same k8s version) and coredns (`go install`, MQOP_COREDNS_VERSION).
+# Env:   MQOP_K8S_VERSION     (default v1.34.4)   k8s.io/kubernetes tag
+#        MQOP_ETCD_VERSION    (default v3.6.16)   go.etcd.io/etcd/server/v3 tag
+#        MQOP_COREDNS_VERSION (default v1.14.7)   github.com/coredns/coredns tag (--node only)
+#        MQOP_CACHE           (default $HOME/.cache/mqop)
+#        MQOP_GOFLAGS         extra go flags, e.g. -p=1
 #
-# Idempotent: when all four binaries are already cached it exits in well under a second.
+# Idempotent: when all requested binaries are already cached it exits in well under a second;
+# with --node only the missing ones are built (the control-plane four are reused).
 # How: k8s.io/kubernetes can't be `go install`ed directly, because its go.mod requires the
 # k8s.io/* staging modules at v0.0.0 and replaces them with ./staging/... paths that are not in
 # the module zip. So we write a throwaway wrapper module (in the cache dir, never in the repo)
@@ -20,12 +25,23 @@ set -euo pipefail
 K8S_VERSION="${MQOP_K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${MQOP_ETCD_VERSION:-v3.6.16}"
 CACHE="${MQOP_CACHE:-$HOME/.cache/mqop}"
+COREDNS_VERSION="${MQOP_COREDNS_VERSION:-v1.14.7}"
+NODE="${MQOP_K8S_NODE:-0}"
+for a in "$@"; do
+  case $a in
+    --node) NODE=1 ;;
+    *) echo "usage: build.sh [--node]" >&2; exit 2 ;;
+  esac
+done
+KUBE_CMDS=(kube-apiserver kube-controller-manager kubectl)
+[[ $NODE == 1 ]] && KUBE_CMDS+=(kubelet kube-scheduler kube-proxy)
 
 log() { printf '[k8s-build] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 now() { date +%s; }
 
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
+# MQOP_GOFLAGS is appended (e.g. -p=1 to keep a shared machine responsive).
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false ${MQOP_GOFLAGS:-}"
 command -v go >/dev/null || die "go is not on PATH"
 
 # ---- version helpers -------------------------------------------------------------------------
@@ -40,8 +56,12 @@ bin_dir_for() { echo "$CACHE/k8s/$1/bin"; }
 
 is_complete() { # <k8s-version>
   local b; b=$(bin_dir_for "$1")
-  [[ -x $b/kube-apiserver && -x $b/kube-controller-manager && -x $b/kubectl && -x $b/etcd ]] &&
-    [[ -f $b/.etcd-version && "$(cat "$b/.etcd-version")" == "$ETCD_VERSION" ]]
+  local c
+  for c in "${KUBE_CMDS[@]}" etcd; do [[ -x $b/$c ]] || return 1; done
+  if [[ $NODE == 1 ]]; then
+    [[ -x $b/coredns && -f $b/.coredns-version && "$(cat "$b/.coredns-version")" == "$COREDNS_VERSION" ]] || return 1
+  fi
+  [[ -f $b/.etcd-version && "$(cat "$b/.etcd-version")" == "$ETCD_VERSION" ]]
 }
 
 # Fast path: nothing to do (also honours a fallback version recorded by an earlier run).
@@ -156,8 +176,8 @@ build_one() { # <wrapper-dir> <import-path> <out-name> <ldflags>
   echo "$3 $(($(now) - t))s $size" >>"$ROOT/build-times.txt"
 }
 
-: >"$ROOT/build-times.txt"
-for c in kube-apiserver kube-controller-manager kubectl; do
+touch "$ROOT/build-times.txt"
+for c in "${KUBE_CMDS[@]}"; do
   [[ -x $BIN/$c ]] && { log "$c already built"; continue; }
   build_one "$KW" "k8s.io/kubernetes/cmd/$c" "$c" "$LDFLAGS"
 done
@@ -191,8 +211,22 @@ if [[ ! -x $BIN/etcd || "$(cat "$BIN/.etcd-version" 2>/dev/null)" != "$ETCD_VERS
   [[ $ETCD_RESOLVED == "$ETCD_VERSION" ]] || log "NOTE: etcd $ETCD_RESOLVED was built in place of $ETCD_VERSION"
 fi
 
+# ---- coredns (node only): its module has no replace directives, so plain `go install` works --
+if [[ $NODE == 1 ]] && [[ ! -x $BIN/coredns || "$(cat "$BIN/.coredns-version" 2>/dev/null)" != "$COREDNS_VERSION" ]]; then
+  t=$(now)
+  log "go install github.com/coredns/coredns@$COREDNS_VERSION ..."
+  rm -f "$BIN/coredns"
+  (cd /tmp && GOFLAGS="-buildvcs=false ${MQOP_GOFLAGS:-}" GOBIN="$BIN" go install -trimpath -ldflags "-s -w" \
+    "github.com/coredns/coredns@$COREDNS_VERSION") || die "go install coredns@$COREDNS_VERSION failed"
+  echo "$COREDNS_VERSION" >"$BIN/.coredns-version"
+  log "built coredns in $(($(now) - t))s ($(du -h "$BIN/coredns" | cut -f1))"
+  echo "coredns $(($(now) - t))s $(du -h "$BIN/coredns" | cut -f1)" >>"$ROOT/build-times.txt"
+fi
+
 [[ $RESOLVED == "$K8S_VERSION" ]] || echo "$RESOLVED" >"$CACHE/k8s/$K8S_VERSION.resolved"
 log "versions: $("$BIN/kubectl" version --client 2>/dev/null | head -1); etcd $("$BIN/etcd" --version | head -1)"
 log "done in $(($(now) - T0))s; binaries in $BIN:"
-(cd "$BIN" && ls -la kube-apiserver kube-controller-manager kubectl etcd >&2)
+shown=("${KUBE_CMDS[@]}" etcd)
+[[ $NODE == 1 ]] && shown+=(coredns)
+(cd "$BIN" && ls -la "${shown[@]}" >&2)
 echo "$BIN"
