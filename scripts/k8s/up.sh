@@ -15,6 +15,11 @@
 #        MQOP_ETCD_PORT, MQOP_ETCD_PEER_PORT, MQOP_APISERVER_PORT, MQOP_KCM_PORT
 #                               fixed ports (default: random free ports)
 #        MQOP_K8S_READY_TIMEOUT seconds to wait for readiness (default 120)
+#        MQOP_APISERVER_ADDRESS the one address kube-apiserver binds and advertises (default
+#                               127.0.0.1). scripts/cluster/host-up.sh sets it to the node bridge's
+#                               address so that Pods reach the "kubernetes" Service (a loopback
+#                               address can't be an endpoint); etcd and the controller-manager
+#                               stay on 127.0.0.1 either way.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -52,7 +57,11 @@ KCM_PORT=${MQOP_KCM_PORT:-$(free_port)}
 for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT"; do
   port_in_use "$p" && kdie "port $p is already in use"
 done
-SERVER="https://127.0.0.1:$API_PORT"
+API_ADDR=${MQOP_APISERVER_ADDRESS:-127.0.0.1}
+SERVER="https://$API_ADDR:$API_PORT"
+# A loopback advertise address can't be an Endpoints address, so the reconciler stays off then.
+RECONCILER=none
+[[ $API_ADDR == 127.* ]] || RECONCILER=lease
 SERVICE_CIDR=10.96.0.0/16 # allocation range for ClusterIPs only; nothing routes there
 SERVICE_IP=10.96.0.1      # the "kubernetes" Service's ClusterIP (first of the range)
 
@@ -84,7 +93,7 @@ if [[ ! -f $pki/ca.crt ]]; then
       rm -f "$1.csr" "$1.ext"
     }
     leaf apiserver "/CN=kube-apiserver" serverAuth \
-      "IP:127.0.0.1,DNS:localhost,IP:$SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+      "IP:127.0.0.1,DNS:localhost,IP:$API_ADDR,IP:$SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     leaf admin "/O=system:masters/CN=mqop-admin" clientAuth
     leaf controller-manager "/CN=system:kube-controller-manager" clientAuth
     leaf apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
@@ -165,15 +174,16 @@ EOF
 # in the cluster that would need to reach the apiserver through that Service.
 cat >"$dir/kube-apiserver.args" <<EOF
 --etcd-servers=http://127.0.0.1:$ETCD_PORT
---bind-address=127.0.0.1
+--bind-address=$API_ADDR
 --secure-port=$API_PORT
---advertise-address=127.0.0.1
---endpoint-reconciler-type=none
+--advertise-address=$API_ADDR
+--endpoint-reconciler-type=$RECONCILER
 --tls-cert-file=$pki/apiserver.crt
 --tls-private-key-file=$pki/apiserver.key
 --client-ca-file=$pki/ca.crt
 --kubelet-client-certificate=$pki/apiserver-kubelet-client.crt
 --kubelet-client-key=$pki/apiserver-kubelet-client.key
+--kubelet-preferred-address-types=InternalIP,Hostname
 --requestheader-client-ca-file=$pki/front-proxy-ca.crt
 --requestheader-allowed-names=front-proxy-client
 --requestheader-username-headers=X-Remote-User

@@ -1,0 +1,3 @@
+module mqop.invalid/pause
+
+go 1.22
