@@ -63,6 +63,17 @@ for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $SOCK" || true); do
   hlog "killing leftover shim $p"; kill -KILL "$p" 2>/dev/null || true
 done
 
+# Processes still in the kubepods cgroups are our Pods' containers, left behind by a crashed
+# kubelet/containerd (a shim's death does not kill its container): kill them.
+for ((i = 0; i < 2; i++)); do
+  pids=$(cat /sys/fs/cgroup/pids/kubepods/cgroup.procs /sys/fs/cgroup/pids/kubepods/*/cgroup.procs \
+    /sys/fs/cgroup/pids/kubepods/*/*/cgroup.procs /sys/fs/cgroup/pids/kubepods/*/*/*/cgroup.procs 2>/dev/null | sort -u)
+  [[ -n $pids ]] || break
+  hlog "killing $(wc -w <<<"$pids") leftover container process(es)"
+  for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+  sleep 1
+done
+
 # 4. Control plane.
 "$ROOT/scripts/k8s/down.sh" "$dir" || true
 
@@ -72,6 +83,10 @@ for ((i = 0; i < 3; i++)); do
   ((${#mnts[@]})) || break
   for m in "${mnts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
 done
+# host-up.sh created /run/netns, so whatever is left there is from our sandboxes
+if [[ -f $dir/run-netns.created ]]; then
+  for p in /run/netns/cni-*; do [[ -e $p ]] && netns+=("$p"); done
+fi
 for p in "${netns[@]}"; do
   [[ -e $p ]] || continue
   umount "$p" 2>/dev/null || true; rm -f "$p" && hlog "removed leftover netns $p"
@@ -116,7 +131,13 @@ if [[ -f $dir/nft-tables.before ]] && command -v nft >/dev/null; then
 fi
 
 # /run/containerd (shim sockets; containerd 1.6 can't move them) when host-up.sh created it
+# Other containerds (Docker's too) put their shim sockets there as well: remove only sockets that
+# no live process has bound (those of shims that were killed).
 if [[ -f $dir/run-containerd.created && -d /run/containerd ]]; then
+  bound=$(awk 'NR > 1 && $8 ~ /^\/run\/containerd\// { print $8 }' /proc/net/unix | sort -u)
+  for f in /run/containerd/s/*; do
+    [[ -S $f ]] && ! grep -qxF "$f" <<<"$bound" && rm -f "$f"
+  done
   find /run/containerd -depth -type d -empty -delete 2>/dev/null || true
   [[ -d /run/containerd ]] && hlog "WARNING: /run/containerd is not empty: $(ls -A /run/containerd)"
 fi

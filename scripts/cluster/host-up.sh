@@ -54,6 +54,11 @@ if [[ -f $dir/pids ]]; then
   done
 fi
 ip link show "$BRIDGE" >/dev/null 2>&1 && hdie "bridge $BRIDGE already exists (another host cluster? run host-down.sh)"
+# host-down.sh treats the kubepods cgroups and all KUBE-* iptables chains as its own: one node per host.
+[[ -d /sys/fs/cgroup/pids/kubepods ]] &&
+  hdie "/sys/fs/cgroup/pids/kubepods exists: another kubelet runs here, or a host cluster was not torn down (host-down.sh <its dir>)"
+iptables -S 2>/dev/null | grep -q '^-N KUBE-' &&
+  hdie "KUBE-* iptables chains exist: another kube-proxy/kubelet runs here, or a host cluster was not torn down"
 
 # ---- tools -----------------------------------------------------------------------------------
 need_pkgs=()
