@@ -84,6 +84,16 @@ command -v nft >/dev/null && nft list tables >"$dir/nft-tables.before" 2>/dev/nu
 [[ -e /run/containerd ]] || touch "$dir/run-containerd.created" # shim sockets go to /run/containerd/s
 [[ -e /run/netns ]] || touch "$dir/run-netns.created"             # the CRI plugin's netns mounts
 
+# From here on, a failure undoes whatever was started (the checks above must not: they guard
+# another cluster).
+on_exit() {
+  local rc=$?
+  ((rc == 0)) && return 0
+  hlog "failed (exit $rc): tearing down"
+  "$HERE/host-down.sh" "$dir" || true
+}
+trap on_exit EXIT
+
 # ---- bridge (before the apiserver: it binds the bridge address) ------------------------------
 ip link add "$BRIDGE" type bridge
 ip addr add "$NODE_IP/$PREFIX" dev "$BRIDGE"
