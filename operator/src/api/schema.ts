@@ -310,7 +310,14 @@ export const specSchema: JSONSchemaProps = {
       description: 'Produce/consume checks that mqop runs against the broker.',
       properties: {
         enabled: { type: 'boolean', default: true },
-        intervalSeconds: { type: 'integer', minimum: 10, maximum: 86400, default: 300 },
+        intervalSeconds: {
+          type: 'integer',
+          minimum: 10,
+          maximum: 86400,
+          default: 300,
+          description:
+            'Seconds between runs after a pass; a failed run is retried after 10 s, doubling per consecutive failure up to this interval.',
+        },
         messages: { type: 'integer', minimum: 1, maximum: 10000, default: 10 },
         messageBytes: { type: 'integer', minimum: 1, maximum: 1048576, default: 1024 },
         // No schema default: a fixed 60 would refuse a short interval. The smoke scheduler

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MessageQueue } from '../api/types.ts';
-import { smokeDue, smokeStatus, smokeTimeoutSeconds } from './smoke-scheduler.ts';
+import {
+  SMOKE_RETRY_MS,
+  smokeDue,
+  smokeRetryMs,
+  smokeStatus,
+  smokeStatusPatch,
+  smokeTimeoutSeconds,
+} from './smoke-scheduler.ts';
 
 const cr = (over: Partial<MessageQueue> = {}): MessageQueue => ({
   apiVersion: 'mqop.dev/v1alpha1',
@@ -68,4 +75,43 @@ test('status counts consecutive failures and clears them on success', () => {
   assert.equal(ok.consecutiveFailures, 0);
   assert.equal(ok.result, 'Passed');
   assert.equal(ok.trigger, 'v9');
+});
+
+test('a failed run is retried after a backoff that doubles, capped at the interval', () => {
+  const failed = (n: number, at = '2026-01-01T00:09:55Z') =>
+    cr({ status: { smokeTest: { lastRunTime: at, result: 'Failed', consecutiveFailures: n } } });
+  // 5 s after the first failure: not yet; the first retry comes 10 s after it.
+  const first = smokeDue(failed(1), true, NOW);
+  assert.equal(first.due, false);
+  assert.equal(first.inMs, SMOKE_RETRY_MS - 5000);
+  assert.equal(smokeDue(failed(1, '2026-01-01T00:09:50Z'), true, NOW).due, true);
+  assert.equal(smokeRetryMs({ result: 'Failed', consecutiveFailures: 2 }, 60_000), 20_000);
+  assert.equal(smokeRetryMs({ result: 'Failed', consecutiveFailures: 3 }, 60_000), 40_000);
+  assert.equal(smokeRetryMs({ result: 'Failed', consecutiveFailures: 9 }, 60_000), 60_000);
+  assert.equal(smokeRetryMs({ result: 'Failed', consecutiveFailures: 500 }, 60_000), 60_000);
+  assert.equal(smokeRetryMs({ result: 'Passed', consecutiveFailures: 0 }, 60_000), 60_000);
+  assert.equal(smokeRetryMs(undefined, 60_000), 60_000);
+});
+
+test('a pass clears the previous failure kind in the merge patch', () => {
+  const pass = smokeStatus(
+    {
+      ok: true,
+      produced: 3,
+      consumed: 3,
+      lost: 0,
+      duplicated: 0,
+      outOfOrder: 0,
+      p50Millis: 1,
+      p99Millis: 2,
+      durationMillis: 5,
+    },
+    { result: 'Failed', errorKind: 'unreachable', consecutiveFailures: 1 },
+    't',
+  );
+  const patch = smokeStatusPatch(pass) as { status: { smokeTest: Record<string, unknown> } };
+  assert.equal(patch.status.smokeTest.errorKind, null);
+  assert.equal(patch.status.smokeTest.result, 'Passed');
+  const failPatch = smokeStatusPatch({ ...pass, result: 'Failed', errorKind: 'auth' }) as typeof patch;
+  assert.equal(failPatch.status.smokeTest.errorKind, 'auth');
 });

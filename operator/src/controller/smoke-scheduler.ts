@@ -28,6 +28,28 @@ export interface Due {
   inMs: number;
 }
 
+/** First retry after a failed run; doubled per consecutive failure, never beyond the interval. */
+export const SMOKE_RETRY_MS = 10_000;
+
+/**
+ * How long after the last run the next one is due: the interval after a pass, a backoff after a
+ * failure (a broker that just became Ready may not be reachable through its Service yet: kube-proxy
+ * lags, DNS caches), so one early failure does not stand for a whole interval.
+ */
+export function smokeRetryMs(last: SmokeTestStatus | undefined, intervalMs: number): number {
+  const failures = last?.result === 'Failed' ? Math.max(1, last.consecutiveFailures ?? 1) : 0;
+  if (failures === 0) return intervalMs;
+  return Math.min(intervalMs, SMOKE_RETRY_MS * 2 ** Math.min(failures - 1, 20));
+}
+
+/**
+ * The merge patch for `status.smokeTest`: a merge patch keeps keys it does not mention, so a pass
+ * says `errorKind: null` to drop the previous failure's kind.
+ */
+export function smokeStatusPatch(status: SmokeTestStatus): Record<string, unknown> {
+  return { status: { smokeTest: { ...status, ...(status.errorKind ? {} : { errorKind: null }) } } };
+}
+
 /** Whether a smoke test is due now. Pure given `now`. */
 export function smokeDue(cr: MessageQueue, ready: boolean, now: number): Due {
   const spec = cr.spec.smokeTest ?? {};
@@ -37,7 +59,7 @@ export function smokeDue(cr: MessageQueue, ready: boolean, now: number): Due {
   const last = cr.status?.smokeTest;
   if (annotation && annotation !== last?.trigger) return { due: true, trigger: annotation, inMs: 0 };
   const lastRun = last?.lastRunTime ? Date.parse(last.lastRunTime) : 0;
-  const next = lastRun + interval;
+  const next = lastRun + smokeRetryMs(last, interval);
   if (next <= now) return { due: true, trigger: last?.trigger, inMs: 0 };
   return { due: false, inMs: next - now };
 }
@@ -161,13 +183,7 @@ export class SmokeScheduler {
     if (result.ok) this.metrics.smokeLatency.set(labels, result.p99Millis);
     const status = smokeStatus(result, cr.status?.smokeTest, new Date().toISOString(), trigger);
     try {
-      await this.client.mergePatch(
-        MESSAGE_QUEUE,
-        ns,
-        cr.metadata.name,
-        { status: { smokeTest: status } },
-        'status',
-      );
+      await this.client.mergePatch(MESSAGE_QUEUE, ns, cr.metadata.name, smokeStatusPatch(status), 'status');
       await this.emit(
         cr,
         result.ok ? 'Normal' : 'Warning',
