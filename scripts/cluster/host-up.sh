@@ -117,22 +117,7 @@ hlog "control plane up ($(elapsed))"
 # ---- certificates for the node components ----------------------------------------------------
 pki=$dir/pki
 leaf() { # <name> <subject> <extendedKeyUsage> [subjectAltName]
-  [[ -f $pki/$1.crt ]] && return 0
-  (
-    cd "$pki"
-    umask 077
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null
-    openssl req -new -key "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
-    {
-      echo "basicConstraints=critical,CA:FALSE"
-      echo "keyUsage=critical,digitalSignature,keyEncipherment"
-      echo "extendedKeyUsage=$3"
-      [[ -z ${4:-} ]] || echo "subjectAltName=$4"
-    } >"$1.ext"
-    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 365 \
-      -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-    rm -f "$1.csr" "$1.ext"
-  )
+  [[ -f $pki/$1.crt ]] || pki_leaf "$pki" "$@"
 }
 leaf kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
 leaf kubelet-serving "/CN=$NODE_NAME" serverAuth "IP:$NODE_IP,DNS:$NODE_NAME"

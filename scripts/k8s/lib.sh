@@ -52,6 +52,27 @@ is_ours() {
   [[ $(basename "${exe% (deleted)}") == "$2" ]]
 }
 
+# pki_leaf <pki-dir> <name> <subject> <extendedKeyUsage> [subjectAltName] [ca-name (default ca)]
+# Writes <name>.key (EC P-256) and <name>.crt, valid 1 year, signed by <ca-name>.crt/.key in <pki-dir>.
+pki_leaf() {
+  (
+    cd "$1" || exit 1
+    umask 077
+    local ca=${6:-ca}
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$2.key" 2>/dev/null
+    openssl req -new -key "$2.key" -subj "$3" -out "$2.csr" 2>/dev/null
+    {
+      echo "basicConstraints=critical,CA:FALSE"
+      echo "keyUsage=critical,digitalSignature,keyEncipherment"
+      echo "extendedKeyUsage=$4"
+      [[ -z ${5:-} ]] || echo "subjectAltName=$5"
+    } >"$2.ext"
+    openssl x509 -req -in "$2.csr" -CA "$ca.crt" -CAkey "$ca.key" -CAcreateserial -sha256 -days 365 \
+      -extfile "$2.ext" -out "$2.crt" 2>/dev/null
+    rm -f "$2.csr" "$2.ext"
+  )
+}
+
 # has_exited <dir> <name> <started-at-SECONDS>: the component started by start_component is gone.
 # Right after the start its pid may still be the forked shell about to exec the binary (seen on a
 # loaded machine), so a live pid that is not yet the binary counts as starting for 10 s.

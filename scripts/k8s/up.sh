@@ -78,20 +78,7 @@ if [[ ! -f $pki/ca.crt ]]; then
     openssl req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=mqop-test-ca" \
       -addext "basicConstraints=critical,CA:TRUE" \
       -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" -out ca.crt 2>/dev/null
-    # leaf <name> <subject> <extendedKeyUsage> [subjectAltName]
-    leaf() {
-      ec "$1.key"
-      openssl req -new -key "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
-      {
-        echo "basicConstraints=critical,CA:FALSE"
-        echo "keyUsage=critical,digitalSignature,keyEncipherment"
-        echo "extendedKeyUsage=$3"
-        [[ -z ${4:-} ]] || echo "subjectAltName=$4"
-      } >"$1.ext"
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 365 \
-        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-      rm -f "$1.csr" "$1.ext"
-    }
+    leaf() { pki_leaf "$pki" "$@"; } # <name> <subject> <extendedKeyUsage> [subjectAltName]
     leaf apiserver "/CN=kube-apiserver" serverAuth \
       "IP:127.0.0.1,DNS:localhost,IP:$API_ADDR,IP:$SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     leaf admin "/O=system:masters/CN=mqop-admin" clientAuth
@@ -104,13 +91,7 @@ if [[ ! -f $pki/ca.crt ]]; then
     openssl req -x509 -new -key front-proxy-ca.key -sha256 -days 3650 -subj "/CN=mqop-front-proxy-ca" \
       -addext "basicConstraints=critical,CA:TRUE" \
       -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" -out front-proxy-ca.crt 2>/dev/null
-    ec front-proxy-client.key
-    openssl req -new -key front-proxy-client.key -subj "/CN=front-proxy-client" -out front-proxy-client.csr 2>/dev/null
-    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' \
-      >front-proxy-client.ext
-    openssl x509 -req -in front-proxy-client.csr -CA front-proxy-ca.crt -CAkey front-proxy-ca.key -CAcreateserial \
-      -sha256 -days 365 -extfile front-proxy-client.ext -out front-proxy-client.crt 2>/dev/null
-    rm -f front-proxy-client.csr front-proxy-client.ext
+    pki_leaf "$pki" front-proxy-client "/CN=front-proxy-client" clientAuth "" front-proxy-ca
     # service-account token signing key pair (RS256)
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
     openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
