@@ -4,11 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import type { MessageQueue } from '../../operator/src/api/types.ts';
+import { render } from '../../operator/src/render/render.ts';
 import { smokeTestFor } from '../src/index.ts';
 import { parseRedisUrl, redisOptions } from '../src/redis.ts';
 import { newRunId } from '../src/stats.ts';
@@ -225,4 +230,66 @@ describe('redis smoke test (real broker)', { timeout: 600_000 }, () => {
     assert.ok(took < (timeoutSeconds + 5) * 1000, `took ${took} ms`);
     broker('start');
   });
+});
+
+/**
+ * What mqop renders for Redis must start a real redis-server: the ConfigMap's redis.conf (with the
+ * lines the start script appends, and a free port and a temp dir instead of the pod's).
+ */
+describe("mqop's rendered redis.conf on a real redis-server", { timeout: 120_000 }, () => {
+  before(() => broker('install'));
+  for (const replicas of [1, 3]) {
+    test(`${replicas} replica(s): redis-server starts with it and answers`, async () => {
+      const cr = {
+        apiVersion: 'mqop.dev/v1alpha1',
+        kind: 'MessageQueue',
+        metadata: { name: 'conf', namespace: 'ns', uid: 'u' },
+        spec: { engine: 'redis', replicas, storage: { size: '1Gi' } },
+      } as unknown as MessageQueue;
+      const { objects } = render(cr, { credentials: { username: 'mqop', password: PASSWORD } });
+      const base = (
+        objects.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> }
+      ).data['redis.conf'];
+      assert.ok(base, 'the ConfigMap has redis.conf');
+      const port = await new Promise<number>((resolve) => {
+        const s = createServer().listen(0, '127.0.0.1', () => {
+          const p = (s.address() as { port: number }).port;
+          s.close(() => resolve(p));
+        });
+      });
+      const dir = mkdtempSync(join(tmpdir(), 'mqop-redis-conf-'));
+      const conf = join(dir, 'redis.conf');
+      writeFileSync(
+        conf,
+        // `dir` takes effect as it is read (chdir), so the pod's /data is replaced, not overridden.
+        `${base.replace(/^dir .*$/m, `dir ${dir}`)}requirepass "${PASSWORD}"\nmasterauth "${PASSWORD}"\nreplica-announce-ip conf-redis-0.conf-redis-headless\nport ${port}\nbind 127.0.0.1\n`,
+      );
+      const child = execFile('redis-server', [conf]);
+      let output = '';
+      for (const stream of [child.stdout, child.stderr]) {
+        stream?.on('data', (d) => {
+          output += d;
+        });
+      }
+      try {
+        const ping = promisify(execFile);
+        let pong = '';
+        for (let i = 0; i < 50 && !pong && child.exitCode === null; i++) {
+          pong = await ping('redis-cli', ['-p', String(port), '--no-auth-warning', '-a', PASSWORD, 'ping'])
+            .then((r) => r.stdout.trim())
+            .catch(() => '');
+          if (!pong) await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(pong, 'PONG', `redis-server did not answer; its output:\n${output}`);
+      } finally {
+        // SIGKILL: on SIGTERM redis saves first, and keeps running when it can't.
+        if (child.exitCode === null && child.signalCode === null) {
+          const gone = new Promise((r) => child.once('exit', r));
+          child.kill('SIGKILL');
+          await gone;
+        }
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

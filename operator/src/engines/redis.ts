@@ -47,7 +47,6 @@ export function baseRedisConf(ctx: RenderContext): string {
     appendonly: persistent ? 'yes' : 'no',
     save: persistent ? '"3600 1 300 100 60 10000"' : '""',
     'replica-read-only': 'yes',
-    'replica-announce-hostnames': 'yes',
     'tcp-keepalive': '60',
     ...ctx.config,
   };
