@@ -13,7 +13,8 @@
 # The images match the upstream images' paths, users and commands as far as the renderers rely on
 # them (binaries on PATH or at the upstream path, uids 999/1000/3000, the directories the pods
 # mount). No Docker is needed: every image is written as a one-layer OCI image-layout tarball
-# (plain tar + sha256sum) that `ctr images import` and `docker load` both accept.
+# (plain tar + sha256sum) with a Docker manifest.json as well, so `ctr images import` and
+# `docker load` both accept it.
 #
 # Steps, each cached under ${MQOP_CACHE:-$HOME/.cache/mqop}/images/ by a hash of its inputs:
 #   1. base-<name>-<key>.tar   mmdebstrap rootfs (variant essential + the engine's packages);
@@ -57,6 +58,8 @@ base() {
   local args=(
     --variant=essential --include="$packages"
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
+    # openjdk's postinst links its man pages (update-alternatives) and fails without man1/
+    --essential-hook='mkdir -p "$1"/usr/share/man/man1'
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*'
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/doc/*'
     --dpkgopt='path-include=/usr/share/doc/*/copyright'
@@ -112,7 +115,7 @@ deb_version() { dpkg-query --admindir="$R/var/lib/dpkg" -W -f '${Version}' "$1";
 jar_dir() { # <engine> -> the test bed's lib dir
   local d
   case $1 in
-    kafka) d=$MQOP_CACHE/kafka/$KAFKA_VERSION/lib ;;
+    kafka) d=$MQOP_CACHE/kafka/$KAFKA_VERSION/libs ;;
     activemq) d=$MQOP_CACHE/activemq/$ACTIVEMQ_VERSION/lib ;;
     rocketmq) d=$MQOP_CACHE/rocketmq/$ROCKETMQ_VERSION/lib ;;
   esac
@@ -160,8 +163,12 @@ write_oci() { # <out.tar> <layer.tar> <config-fragment JSON> <history comment>
       "$mdig" "$msize" "$name" "$name")"
   done
   printf '{"schemaVersion":2,"manifests":[%s]}' "$entries" >"$w/index.json"
+  # Docker's archive manifest too, so `docker load` takes the same tarball.
+  local tags=""
+  for name in "$IMAGE" "${EXTRA_TAGS[@]}"; do tags+="${tags:+,}\"$name\""; done
+  printf '[{"Config":"blobs/sha256/%s","RepoTags":[%s],"Layers":["blobs/sha256/%s"]}]' "$cdig" "$tags" "$ldig" >"$w/manifest.json"
   echo '{"imageLayoutVersion":"1.0.0"}' >"$w/oci-layout"
-  tar -C "$w" -cf "$out" oci-layout index.json blobs
+  tar -C "$w" -cf "$out" oci-layout index.json manifest.json blobs
   rm -rf "$w"
 }
 

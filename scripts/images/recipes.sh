@@ -46,7 +46,8 @@ recipe_rabbitmq() {
   # entrypoint turned them into config). Same here: a conf.d copy in /tmp plus default_user/pass.
   cat >"$R/opt/rabbitmq/sbin/rabbitmq-server" <<SH
 #!/bin/sh
-# mqop offline image (scripts/images/recipes.sh): RabbitMQ $v reads no RABBITMQ_DEFAULT_USER/PASS.
+# mqop offline image (scripts/images/recipes.sh): makes RabbitMQ $v work like the upstream
+# image under the renderer (default user from env, logs off the read-only root).
 set -eu
 if [ -n "\${RABBITMQ_DEFAULT_USER:-}" ]; then
   d=\$(mktemp -d /tmp/mqop-conf.d.XXXXXX)
@@ -55,6 +56,11 @@ if [ -n "\${RABBITMQ_DEFAULT_USER:-}" ]; then
   (umask 077 && printf 'default_user = %s\\ndefault_pass = %s\\n' "\$RABBITMQ_DEFAULT_USER" "\${RABBITMQ_DEFAULT_PASS:-}" >"\$d/zz-mqop-default-user.conf")
   export RABBITMQ_CONFIG_FILES="\$d"
   unset RABBITMQ_DEFAULT_USER RABBITMQ_DEFAULT_PASS
+fi
+# 3.10 writes an upgrade log file even with RABBITMQ_LOGS=-; the root file system is read-only.
+if [ -z "\${RABBITMQ_LOG_BASE:-}" ]; then
+  export RABBITMQ_LOG_BASE=/tmp/rabbitmq-log
+  mkdir -p "\$RABBITMQ_LOG_BASE"
 fi
 exec $home/sbin/rabbitmq-server "\$@"
 SH
@@ -66,13 +72,20 @@ SH
 }
 setup_kafka() {
   IMAGE=docker.io/apache/kafka:$KAFKA_VERSION BASE=java PACKAGES=$JAVA_PACKAGES
-  mapfile -t INPUTS < <(find "$(jar_dir kafka)" -name '*.jar' | LC_ALL=C sort)
+  local d
+  d=$(jar_dir kafka)
+  mapfile -t INPUTS < <(find "$d" -name '*.jar' | LC_ALL=C sort)
 }
 setup_activemq() {
   IMAGE=docker.io/apache/activemq-classic:$ACTIVEMQ_VERSION BASE=java PACKAGES=$JAVA_PACKAGES
-  mapfile -t INPUTS < <(find "$(jar_dir activemq)" -name '*.jar' | LC_ALL=C sort)
+  local d
+  d=$(jar_dir activemq)
+  mapfile -t INPUTS < <(find "$d" -name '*.jar' | LC_ALL=C sort)
 }
 setup_rocketmq() {
   IMAGE=docker.io/apache/rocketmq:$ROCKETMQ_VERSION BASE=java PACKAGES=$JAVA_PACKAGES
-  mapfile -t INPUTS < <(find "$(jar_dir rocketmq)" -name '*.jar' | LC_ALL=C sort)
+  local d
+  d=$(jar_dir rocketmq)
+  mapfile -t INPUTS < <(find "$d" -name '*.jar' | LC_ALL=C sort)
 }
+recipe_kafka() { die "kafka recipe not written yet"; }
