@@ -72,8 +72,11 @@ while ((${#pending[@]})); do
       kubectl get events --sort-by=.lastTimestamp 2>/dev/null | grep -i "$n" | tail -20 >&2 || true
       for p in $(kubectl get pods -l "app.kubernetes.io/instance=$n" -o name); do
         kubectl describe "$p" | sed -n '/^Containers:/,/^Conditions:/p' | grep -E 'State|Reason|Exit Code|Message|Ready' >&2 || true
-        kubectl logs "$p" --all-containers --tail=40 >&2 || true
-        kubectl logs "$p" --all-containers --previous --tail=40 >&2 2>/dev/null || true
+        for c in $(kubectl get "$p" -o jsonpath='{.spec.containers[*].name}'); do
+          say "logs of $p -c $c (current, then previous)"
+          kubectl logs "$p" -c "$c" --tail=40 >&2 || true
+          kubectl logs "$p" -c "$c" --previous --tail=60 >&2 || true
+        done
       done
       ready[$e]=${ready[$e]:-FAIL} smoke[$e]=${smoke[$e]:-FAIL}
       continue
