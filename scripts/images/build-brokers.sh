@@ -193,6 +193,7 @@ build() {
     return
   fi
   R=$(mktemp -d "$CACHE/root-$engine.XXXXXX")
+  trap 'rm -rf "$R" "$CACHE/layer-$engine.tar"' EXIT
   tar -C "$R" --numeric-owner -xpf "$base_tar"
   "recipe_$engine"
   env_json=$(json_array "${CFG_ENV[@]}")
@@ -202,6 +203,7 @@ build() {
     "$CFG_USER" "$env_json" "${CFG_ENTRYPOINT:+\"Entrypoint\":$CFG_ENTRYPOINT,}" "$CFG_CMD" "$CFG_WORKDIR" "$labels")
   nice -n 10 tar -C "$R" --numeric-owner --sort=name --mtime=@0 -cf "$CACHE/layer-$engine.tar" .
   rm -rf "$R"
+  trap - EXIT
   write_oci "$out.tmp" "$CACHE/layer-$engine.tar" "$cfg" "scripts/images/build-brokers.sh $engine: $CONTENTS"
   mv -f "$out.tmp" "$out"
   find "$CACHE" -maxdepth 1 -name "$engine-*.oci.tar" ! -path "$out" -delete
