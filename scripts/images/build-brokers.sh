@@ -55,6 +55,7 @@ flock 9
 # base <name> <packages,...>  -> prints the path of the cached rootfs tarball
 base() {
   local name=$1 packages=$2 key tar t
+  # shellcheck disable=SC2016 # the hooks' $1 is expanded by mmdebstrap's shell
   local args=(
     --variant=essential --include="$packages"
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
@@ -119,8 +120,9 @@ jar_dir() { # <engine> -> the test bed's lib dir
     activemq) d=$MQOP_CACHE/activemq/$ACTIVEMQ_VERSION/lib ;;
     rocketmq) d=$MQOP_CACHE/rocketmq/$ROCKETMQ_VERSION/lib ;;
   esac
-  [[ -d $d ]] && compgen -G "$d/*.jar" >/dev/null ||
+  if [[ ! -d $d ]] || ! compgen -G "$d/*.jar" >/dev/null; then
     die "$1 jars missing in $d; run scripts/brokers/$1.sh install first (it fetches them from Maven Central)"
+  fi
   echo "$d"
 }
 
@@ -128,9 +130,12 @@ jar_dir() { # <engine> -> the test bed's lib dir
 # Each recipe sets: IMAGE, BASE (name), PACKAGES, and defines recipe_<engine> (customizes $R and
 # sets CFG_USER, CFG_ENV (array), CFG_CMD (JSON array), CFG_ENTRYPOINT (JSON array or empty),
 # CFG_WORKDIR, CONTENTS (label text)). INPUTS lists extra files whose contents key the image.
+# shellcheck disable=SC2034 # used by recipes.sh
 JAVA_PACKAGES="openjdk-17-jre-headless,bash,procps,netcat-openbsd"
+# shellcheck disable=SC2034 # used by recipes.sh
 PATH_ENV="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+# shellcheck source=scripts/images/recipes.sh
 source "$HERE/recipes.sh"
 
 # ---- OCI image-layout tarball -------------------------------------------------------------------
