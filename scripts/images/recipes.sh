@@ -3,7 +3,7 @@
 #                 INPUTS (extra files keying the image, e.g. jars).
 # recipe_<engine>: customizes the unpacked root $R; sets CFG_USER, CFG_ENV (array), CFG_CMD and
 #                 CFG_ENTRYPOINT (JSON arrays; entrypoint may be empty), CFG_WORKDIR, CONTENTS.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # sets variables build-brokers.sh reads
 
 setup_redis() {
   IMAGE=docker.io/library/redis:7.4.6 BASE=redis PACKAGES="redis-server,redis-tools"
