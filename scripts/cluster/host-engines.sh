@@ -7,7 +7,8 @@
 #
 # Usage: scripts/cluster/host-engines.sh <engine...>     (rabbitmq redis kafka activemq rocketmq zeromq)
 # Env:   MQOP_ENGINE_TIMEOUT   seconds to wait per engine for Ready + SmokeTestPassed (default 300)
-#        MQOP_HOST_DIR         cluster dir (default: a new /tmp/mqop-host.XXXXXX)
+#        MQOP_HOST_DIR         cluster dir (default: a new /tmp/mqop-host.XXXXXX, removed at the end
+#                              unless MQOP_KEEP_DIR=1)
 #        MQOP_ENGINE_VERSIONS  spec.version per engine, e.g. "rabbitmq=3.10.8" (space separated);
 #                              default: none (the renderer's default version)
 set -euo pipefail
@@ -20,7 +21,12 @@ TIMEOUT=${MQOP_ENGINE_TIMEOUT:-300}
 dir=${MQOP_HOST_DIR:-$(mktemp -d /tmp/mqop-host.XXXXXX)}
 say() { printf '[engines] %s\n' "$*" >&2; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-cleanup() { [[ ${MQOP_KEEP:-0} == 1 ]] || "$HERE/host-down.sh" "$dir"; }
+cleanup() {
+  [[ ${MQOP_KEEP:-0} != 1 ]] || return 0
+  "$HERE/host-down.sh" "$dir"
+  # a temporary dir holds ~1 GB (containerd's content store); keep it only when asked
+  if [[ -z ${MQOP_HOST_DIR:-} && ${MQOP_KEEP_DIR:-0} != 1 ]]; then rm -rf "$dir"; fi
+}
 trap cleanup EXIT
 
 T0=$EPOCHREALTIME
@@ -87,5 +93,4 @@ while ((${#pending[@]})); do
   ((${#pending[@]} == 0)) || sleep 1
 done
 kubectl get mq -A >&2
-kubectl logs -n mqop-system deploy/mqop --tail=200 >"$dir/operator.log" 2>&1 || true
 for e in "$@"; do echo "$e ready=${ready[$e]} smoke=${smoke[$e]}"; done
