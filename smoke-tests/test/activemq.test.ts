@@ -5,7 +5,7 @@
  * of the broker with ActiveMQ's own OpenWire client (`activemq.sh queues`, advisory replay).
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import {
 } from '../src/activemq.ts';
 import { newRunId } from '../src/stats.ts';
 import type { SmokeTarget } from '../src/types.ts';
+import { testBed } from './test-bed.ts';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/brokers/activemq.sh');
 const PORT = Number(process.env.MQOP_ACTIVEMQ_PORT ?? 15673);
@@ -31,13 +32,7 @@ const target: SmokeTarget = {
   extra: { 'openwire.url': `tcp://127.0.0.1:${OW_PORT}` },
 };
 
-function broker(action: string, timeout = 300_000): string {
-  return execFileSync('bash', [SCRIPT, action], {
-    encoding: 'utf8',
-    timeout,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-}
+const broker = (action: string, timeout = 300_000): string => testBed(SCRIPT, action, timeout);
 
 /** The broker's queues, as ActiveMQ's OpenWire client sees them. */
 async function queues(): Promise<string[]> {

@@ -3,7 +3,7 @@
  * scripts/brokers/kafka.sh with SASL SCRAM-SHA-512 (user `mqop`).
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,19 +12,14 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { kafkaSmoke } from '../src/kafka.ts';
 import type { SmokeTarget } from '../src/types.ts';
+import { testBed } from './test-bed.ts';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/brokers/kafka.sh');
 const password = process.env.MQOP_TEST_PASSWORD ?? 'mqop-test-pw';
 let url = '';
 const target = (): SmokeTarget => ({ url, username: 'mqop', password });
 
-function broker(cmd: 'install' | 'start' | 'stop'): string {
-  return execFileSync('bash', [script, cmd], {
-    encoding: 'utf8',
-    timeout: 180_000,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-}
+const broker = (cmd: 'install' | 'start' | 'stop'): string => testBed(script, cmd, 180_000).trim();
 
 async function listSmokeLeftovers(runId: string): Promise<string[]> {
   const kafka = new Kafka({

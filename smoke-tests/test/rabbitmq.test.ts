@@ -3,7 +3,7 @@
  * (scripts/brokers/rabbitmq.sh): quorum queue, publisher confirms, manual acks.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { smokeTestFor } from '../src/index.ts';
 import { amqpConnectOptions } from '../src/rabbitmq.ts';
 import { newRunId } from '../src/stats.ts';
 import type { SmokeTarget } from '../src/types.ts';
+import { testBed } from './test-bed.ts';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/brokers/rabbitmq.sh');
 const PORT = Number(process.env.MQOP_RABBITMQ_PORT ?? 26672);
@@ -20,13 +21,7 @@ const PASSWORD = process.env.MQOP_TEST_PASSWORD ?? 'mqop-test-pw';
 const smoke = smokeTestFor('rabbitmq');
 const target: SmokeTarget = { url: `amqp://127.0.0.1:${PORT}`, username: 'mqop', password: PASSWORD };
 
-function broker(action: string, timeout = 300_000): string {
-  return execFileSync('bash', [SCRIPT, action], {
-    encoding: 'utf8',
-    timeout,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-}
+const broker = (action: string, timeout = 300_000): string => testBed(SCRIPT, action, timeout);
 
 /** Whether a queue exists: a passive declare answers 404 for a missing one. */
 async function queueExists(name: string): Promise<boolean> {

@@ -3,7 +3,7 @@
  * URL parsing (plain and Sentinel) as unit tests.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { smokeTestFor } from '../src/index.ts';
 import { parseRedisUrl, redisOptions } from '../src/redis.ts';
 import { newRunId } from '../src/stats.ts';
 import type { SmokeTarget } from '../src/types.ts';
+import { testBed } from './test-bed.ts';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/brokers/redis.sh');
 const PORT = Number(process.env.MQOP_REDIS_PORT ?? 16379);
@@ -26,13 +27,7 @@ const PASSWORD = process.env.MQOP_TEST_PASSWORD ?? 'mqop-test-pw';
 const smoke = smokeTestFor('redis');
 const target: SmokeTarget = { url: `redis://127.0.0.1:${PORT}`, username: 'mqop', password: PASSWORD };
 
-function broker(action: string, timeout = 300_000): string {
-  return execFileSync('bash', [SCRIPT, action], {
-    encoding: 'utf8',
-    timeout,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-}
+const broker = (action: string, timeout = 300_000): string => testBed(SCRIPT, action, timeout);
 
 async function streamExists(name: string): Promise<boolean> {
   const c = new Redis({ port: PORT, host: '127.0.0.1', username: 'mqop', password: PASSWORD, protocol: 2 });

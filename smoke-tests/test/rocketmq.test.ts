@@ -3,7 +3,7 @@
  * name server and a broker with the local-mode proxy, ACL 2.0 on, the renderer's settings.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +21,7 @@ import {
 } from '../src/rocketmq.ts';
 import { newRunId } from '../src/stats.ts';
 import type { SmokeTarget, SmokeTest } from '../src/types.ts';
+import { testBed } from './test-bed.ts';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/brokers/rocketmq.sh');
 const GRPC_PORT = Number(process.env.MQOP_ROCKETMQ_GRPC_PORT ?? 18081);
@@ -48,13 +49,8 @@ function smokeTest(): SmokeTest {
 }
 const smoke = smokeTest();
 
-function broker(action: string, timeout = 400_000, ...args: string[]): string {
-  return execFileSync('bash', [SCRIPT, action, ...args], {
-    encoding: 'utf8',
-    timeout,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-}
+const broker = (action: string, timeout = 400_000, ...args: string[]): string =>
+  testBed(SCRIPT, action, timeout, ...args);
 
 /** What is left of a run on the broker and name server: topics and groups named after it. */
 async function leftovers(runId: string): Promise<string[]> {
