@@ -228,24 +228,31 @@ describe('redis smoke test (real broker)', { timeout: 600_000 }, () => {
 });
 
 /**
- * What mqop renders for Redis must start a real redis-server: the ConfigMap's redis.conf (with the
- * lines the start script appends, and a free port and a temp dir instead of the pod's).
+ * What mqop renders for Redis must start a real redis-server and pass the smoke test with the
+ * credentials the connection Secret carries: the ConfigMap's start script runs as in the pod
+ * (env POD_NAME, REDIS_USERNAME, REDIS_PASSWORD), with only its paths, the port and the bind
+ * address moved to a temp dir and a free port on 127.0.0.1.
  */
-describe("mqop's rendered redis.conf on a real redis-server", { timeout: 120_000 }, () => {
+describe("mqop's rendered Redis start script and redis.conf on a real redis-server", {
+  timeout: 120_000,
+}, () => {
   before(() => broker('install'));
   for (const replicas of [1, 3]) {
-    test(`${replicas} replica(s): redis-server starts with it and answers`, async () => {
+    test(`${replicas} replica(s): redis-server starts with them and the smoke test passes as the Secret's user`, async () => {
       const cr = {
         apiVersion: 'mqop.dev/v1alpha1',
         kind: 'MessageQueue',
         metadata: { name: 'conf', namespace: 'ns', uid: 'u' },
         spec: { engine: 'redis', replicas, storage: { size: '1Gi' } },
       } as unknown as MessageQueue;
-      const { objects } = render(cr, { credentials: { username: 'mqop', password: PASSWORD } });
-      const base = (
+      const credentials = { username: 'mqop', password: PASSWORD };
+      const { objects } = render(cr, { credentials });
+      const files = (
         objects.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> }
-      ).data['redis.conf'];
-      assert.ok(base, 'the ConfigMap has redis.conf');
+      ).data;
+      const base = files['redis.conf'];
+      const script = files['start-redis.sh'];
+      assert.ok(base && script, 'the ConfigMap has redis.conf and start-redis.sh');
       const port = await new Promise<number>((resolve) => {
         const s = createServer().listen(0, '127.0.0.1', () => {
           const p = (s.address() as { port: number }).port;
@@ -253,13 +260,28 @@ describe("mqop's rendered redis.conf on a real redis-server", { timeout: 120_000
         });
       });
       const dir = mkdtempSync(join(tmpdir(), 'mqop-redis-conf-'));
-      const conf = join(dir, 'redis.conf');
+      // `dir` takes effect as it is read (chdir), so the pod's /data is replaced, not overridden.
       writeFileSync(
-        conf,
-        // `dir` takes effect as it is read (chdir), so the pod's /data is replaced, not overridden.
-        `${base.replace(/^dir .*$/m, `dir ${dir}`)}requirepass "${PASSWORD}"\nmasterauth "${PASSWORD}"\nreplica-announce-ip conf-redis-0.conf-redis-headless\nport ${port}\nbind 127.0.0.1\n`,
+        join(dir, 'base.conf'),
+        base
+          .replace(/^dir .*$/m, `dir ${dir}`)
+          .replace(/^port .*$/m, `port ${port}`)
+          .replace(/^bind .*$/m, 'bind 127.0.0.1'),
       );
-      const child = execFile('redis-server', [conf]);
+      writeFileSync(
+        join(dir, 'start.sh'),
+        script
+          .replaceAll('/run/redis/', `${dir}/`)
+          .replaceAll('/etc/redis/base/redis.conf', `${dir}/base.conf`),
+      );
+      const child = execFile('sh', [join(dir, 'start.sh')], {
+        env: {
+          PATH: process.env.PATH,
+          POD_NAME: 'conf-redis-0',
+          REDIS_USERNAME: credentials.username,
+          REDIS_PASSWORD: credentials.password,
+        },
+      });
       let output = '';
       for (const stream of [child.stdout, child.stderr]) {
         stream?.on('data', (d) => {
@@ -269,13 +291,19 @@ describe("mqop's rendered redis.conf on a real redis-server", { timeout: 120_000
       try {
         const ping = promisify(execFile);
         let pong = '';
-        for (let i = 0; i < 50 && !pong && child.exitCode === null; i++) {
+        for (let i = 0; i < 100 && !pong && child.exitCode === null; i++) {
           pong = await ping('redis-cli', ['-p', String(port), '--no-auth-warning', '-a', PASSWORD, 'ping'])
             .then((r) => r.stdout.trim())
             .catch(() => '');
           if (!pong) await new Promise((r) => setTimeout(r, 100));
         }
         assert.equal(pong, 'PONG', `redis-server did not answer; its output:\n${output}`);
+        const r = await smoke.run(
+          { url: `redis://127.0.0.1:${port}`, ...credentials },
+          { messages: 50, messageBytes: 64, timeoutSeconds: 20 },
+        );
+        assert.equal(r.ok, true, `smoke test as ${credentials.username}: ${r.errorKind} ${r.message}`);
+        assert.equal(r.consumed, 50);
       } finally {
         // SIGKILL: on SIGTERM redis saves first, and keeps running when it can't.
         if (child.exitCode === null && child.signalCode === null) {

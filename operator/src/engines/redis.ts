@@ -3,8 +3,10 @@
  * replicas, and three Sentinels watch them and fail over. Clients of a replicated Redis go through
  * Sentinel (`redis+sentinel://`), because any pod may become primary.
  *
- * Auth: the generated `redis.conf` includes a base file from a ConfigMap and adds `requirepass` /
- * `masterauth` at start from the credentials Secret (env), so no password lands in a ConfigMap.
+ * Auth: the generated `redis.conf` includes a base file from a ConfigMap and adds, at start, from the
+ * credentials Secret (env), so no password lands in a ConfigMap: an ACL user with the Secret's
+ * username and password (what clients and the connection Secret use), and `requirepass` /
+ * `masterauth` for the `default` user (probes, replication and Sentinel use that one).
  */
 import type { Chart } from 'cdk8s';
 import type { k8s } from 'cdk8s-plus-34';
@@ -69,6 +71,9 @@ umask 077
 {
   echo "include /etc/redis/base/redis.conf"
   echo "requirepass \\"$REDIS_PASSWORD\\""
+  if [ "$REDIS_USERNAME" != default ]; then
+    echo "user \\"$REDIS_USERNAME\\" on \\">$REDIS_PASSWORD\\" ~* &* +@all"
+  fi
   echo "masterauth \\"$REDIS_PASSWORD\\""
   echo "replica-announce-ip ${self}"
 } > "$conf"
@@ -167,6 +172,7 @@ export const redis: EngineModule = {
     const hash = configHash(files);
     const env: k8s.EnvVar[] = [
       fieldEnv('POD_NAME', 'metadata.name'),
+      credentialEnv(ctx, 'REDIS_USERNAME', 'username'),
       credentialEnv(ctx, 'REDIS_PASSWORD', 'password'),
     ];
     const volumes: k8s.Volume[] = [
