@@ -409,12 +409,12 @@ hlog "node $NODE_NAME Ready ($(elapsed)): export KUBECONFIG=$dir/kubeconfig (or:
 
 # ---- storage ---------------------------------------------------------------------------------
 # No dynamic provisioner: a default StorageClass "standard" (kubernetes.io/no-provisioner,
-# WaitForFirstConsumer) and MQOP_HOST_PVS (default 24) static `local` PersistentVolumes, each a
+# WaitForFirstConsumer) and MQOP_HOST_PVS (default 64) static `local` PersistentVolumes, each a
 # directory under <dir>/pv pinned to this node. `local` volumes honour the Pod's fsGroup (the
 # kubelet chowns them), so the non-root brokers can write. Capacity is nominal (100Gi, not
 # enforced), so any claim binds. A released PV (claim deleted) is not recycled: host-down.sh
 # removes the directories with the rest of <dir>.
-PVS=${MQOP_HOST_PVS:-24}
+PVS=${MQOP_HOST_PVS:-64}
 {
   cat <<YAML
 apiVersion: storage.k8s.io/v1

@@ -1,0 +1,155 @@
+/**
+ * Helpers for the end-to-end suite: a real cluster (scripts/cluster/up.sh, the README's main
+ * command) with mqop installed by its chart, driven through kubectl as a user would.
+ * scripts/cluster/e2e.sh brings the cluster up and sets KUBECONFIG and MQOP_K8S_BIN.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import type { MessageQueue } from '../../src/api/types.ts';
+import { ROOT } from '../integration/cluster.ts';
+
+export { ROOT };
+
+const KUBECTL = join(process.env.MQOP_K8S_BIN ?? '', 'kubectl');
+assert.ok(
+  process.env.KUBECONFIG && process.env.MQOP_K8S_BIN,
+  'run through scripts/cluster/e2e.sh (npm run test:e2e)',
+);
+
+/** Runs kubectl; throws with its stderr on a non-zero exit. */
+export function kubectl(args: string[], input?: string): string {
+  const r = spawnSync(KUBECTL, args, { input, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** kubectl with its exit code instead of an exception (kubectl diff: 0 same, 1 differs). */
+export function kubectlStatus(
+  args: string[],
+  input?: string,
+): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(KUBECTL, args, { input, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000 });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function getJson<T = Record<string, unknown>>(args: string[]): T {
+  return JSON.parse(kubectl([...args, '-o', 'json'])) as T;
+}
+
+/** Server-side apply of objects (field manager e2e, as a user or a GitOps tool would). */
+export function apply(...objects: object[]): void {
+  kubectl(
+    ['apply', '--server-side', '--field-manager=e2e', '-f', '-'],
+    objects.map((o) => `---\n${stringify(o)}`).join(''),
+  );
+}
+
+export function createNamespace(ns: string): void {
+  apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+}
+
+export function deleteNamespace(ns: string): void {
+  kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true', '--timeout=180s']);
+}
+
+export const mq = (namespace: string, name: string, spec: Record<string, unknown>) => ({
+  apiVersion: 'mqop.dev/v1alpha1',
+  kind: 'MessageQueue',
+  metadata: { name, namespace },
+  spec: { smokeTest: { intervalSeconds: 30 }, ...spec },
+});
+
+export function getMq(ns: string, name: string): MessageQueue {
+  return getJson<MessageQueue>(['get', 'messagequeue', name, '-n', ns]);
+}
+
+export function condition(m: MessageQueue, type: string): string | undefined {
+  return m.status?.conditions?.find((c) => c.type === type)?.status;
+}
+
+/** What a failed wait prints: the MessageQueue's status, its pods and the recent events. */
+export function describeMq(ns: string, name: string): string {
+  const parts: string[] = [];
+  const run = (args: string[]) => {
+    const r = kubectlStatus(args);
+    parts.push(`$ kubectl ${args.join(' ')}\n${r.stdout}${r.stderr}`);
+  };
+  run(['get', 'messagequeue', name, '-n', ns, '-o', 'jsonpath={.status}']);
+  run(['get', 'pods', '-n', ns, '-o', 'wide', '-l', `app.kubernetes.io/instance=${name}`]);
+  run(['get', 'events', '-n', ns, '--sort-by=.lastTimestamp']);
+  return parts.join('\n').slice(-6000);
+}
+
+/** Polls fn until it returns a truthy value; on timeout fails with what() (e.g. describeMq). */
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs: number,
+  what: () => string,
+  intervalMs = 1000,
+): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(intervalMs);
+  }
+  assert.fail(`timed out after ${timeoutMs / 1000}s: ${what()}${last ? `\nlast error: ${last}` : ''}`);
+}
+
+/**
+ * Waits until the MessageQueue is Ready with `replicas` ready pods and has a passed smoke test
+ * that ran after `after` (so an old pass does not count). Returns the seconds it took.
+ */
+export async function waitReadyAndSmoke(
+  ns: string,
+  name: string,
+  opts: { after?: Date; replicas?: number; timeoutMs?: number } = {},
+): Promise<number> {
+  const t0 = Date.now();
+  const after = opts.after ?? new Date(0);
+  await waitFor(
+    () => {
+      const m = getMq(ns, name);
+      const s = m.status;
+      return (
+        condition(m, 'Ready') === 'True' &&
+        condition(m, 'SmokeTestPassed') === 'True' &&
+        s?.observedGeneration === m.metadata.generation &&
+        (opts.replicas === undefined || s?.readyReplicas === opts.replicas) &&
+        s?.smokeTest?.result === 'Passed' &&
+        new Date(s.smokeTest.lastRunTime ?? 0) > after
+      );
+    },
+    opts.timeoutMs ?? 300_000,
+    () => describeMq(ns, name),
+  );
+  return (Date.now() - t0) / 1000;
+}
+
+/** Runs a shell command in a pod's container (secrets stay inside: read from the pod's env). */
+export function exec(ns: string, pod: string, container: string, script: string): string {
+  return execFileSync(KUBECTL, ['exec', '-n', ns, pod, '-c', container, '--', 'sh', '-c', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+/** Names of the pods of a MessageQueue (optionally one component: broker, sentinel, ...). */
+export function podsOf(ns: string, name: string, component?: string): string[] {
+  const sel = [
+    `app.kubernetes.io/instance=${name}`,
+    ...(component ? [`app.kubernetes.io/component=${component}`] : []),
+  ];
+  return kubectl(['get', 'pods', '-n', ns, '-l', sel.join(','), '-o', 'jsonpath={.items[*].metadata.name}'])
+    .split(' ')
+    .filter(Boolean)
+    .sort();
+}
