@@ -408,41 +408,5 @@ done
 hlog "node $NODE_NAME Ready ($(elapsed)): export KUBECONFIG=$dir/kubeconfig (or: source $dir/env)"
 
 # ---- storage ---------------------------------------------------------------------------------
-# No dynamic provisioner: a default StorageClass "standard" (kubernetes.io/no-provisioner,
-# WaitForFirstConsumer) and MQOP_HOST_PVS (default 64) static `local` PersistentVolumes, each a
-# directory under <dir>/pv pinned to this node. `local` volumes honour the Pod's fsGroup (the
-# kubelet chowns them), so the non-root brokers can write. Capacity is nominal (100Gi, not
-# enforced), so any claim binds. A released PV (claim deleted) is not recycled: host-down.sh
-# removes the directories with the rest of <dir>.
-PVS=${MQOP_HOST_PVS:-64}
-{
-  cat <<YAML
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: standard
-  annotations: { storageclass.kubernetes.io/is-default-class: "true" }
-provisioner: kubernetes.io/no-provisioner
-volumeBindingMode: WaitForFirstConsumer
-reclaimPolicy: Retain
-YAML
-  for i in $(seq -w 1 "$PVS"); do
-    mkdir -p "$dir/pv/pv$i" && chmod 0777 "$dir/pv/pv$i"
-    cat <<YAML
----
-apiVersion: v1
-kind: PersistentVolume
-metadata: { name: local-pv$i, labels: { mqop.dev/host-pv: "true" } }
-spec:
-  capacity: { storage: 100Gi }
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  storageClassName: standard
-  local: { path: $dir/pv/pv$i }
-  nodeAffinity:
-    required:
-      nodeSelectorTerms: [{ matchExpressions: [{ key: kubernetes.io/hostname, operator: In, values: [$NODE_NAME] }] }]
-YAML
-  done
-} | kubectl apply -f - >/dev/null
-hlog "default StorageClass standard with $PVS local PVs under $dir/pv ($(elapsed))"
+"$HERE/host-pvs.sh" "$dir" "${MQOP_HOST_PVS:-64}"
+hlog "default StorageClass standard with ${MQOP_HOST_PVS:-64} local PVs under $dir/pv ($(elapsed))"
