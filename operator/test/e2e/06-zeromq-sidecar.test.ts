@@ -1,0 +1,168 @@
+/**
+ * ZeroMQ: mqop adds its forwarding sidecar to the Deployments named in `zeromq.sidecarFor`, and
+ * messages flow between them through the central proxy. `pricing` publishes to its sidecar
+ * (127.0.0.1:5557), `dashboard` subscribes at its own (127.0.0.1:5558): two pods, so the only
+ * path is sidecar -> proxy -> sidecar. Dropping a Deployment from the list takes the sidecar out.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { SIDECAR_CONTAINER } from '../../src/engines/zeromq.ts';
+import {
+  apply,
+  createNamespace,
+  deleteNamespace,
+  getJson,
+  kubectl,
+  mq,
+  waitFor,
+  waitReadyAndSmoke,
+} from './e2e.ts';
+
+const NS = 'e2e-zeromq';
+const APPS = ['pricing', 'dashboard'];
+
+const app = (name: string) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name, namespace: NS },
+  spec: {
+    replicas: 1,
+    selector: { matchLabels: { app: name } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: {
+        containers: [
+          {
+            name: 'app',
+            image: 'docker.io/library/mqop:dev',
+            imagePullPolicy: 'Never',
+            command: ['node', '-e', 'setInterval(() => {}, 1 << 30)'],
+          },
+        ],
+      },
+    },
+  },
+});
+
+interface Deployment {
+  metadata: { generation: number };
+  spec: { template: { spec: { containers: { name: string }[] } } };
+  status: {
+    observedGeneration?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    replicas?: number;
+  };
+}
+
+/** The Deployment has rolled out a pod template whose containers are `names`. */
+function rolledOut(name: string, names: string[]): boolean {
+  const d = getJson<Deployment>(['get', 'deployment', name, '-n', NS]);
+  const have = d.spec.template.spec.containers.map((c) => c.name).sort();
+  return (
+    JSON.stringify(have) === JSON.stringify([...names].sort()) &&
+    d.status.observedGeneration === d.metadata.generation &&
+    d.status.updatedReplicas === 1 &&
+    d.status.readyReplicas === 1 &&
+    d.status.replicas === 1
+  );
+}
+
+/** Runs a Node script in the app container of a Deployment's pod; resolves with its output. */
+function runIn(
+  deployment: string,
+  script: string,
+): { done: Promise<{ code: number | null; out: string }>; kill: () => void } {
+  const kubectl = join(process.env.MQOP_K8S_BIN ?? '', 'kubectl');
+  const child = spawn(kubectl, [
+    'exec',
+    '-n',
+    NS,
+    `deploy/${deployment}`,
+    '-c',
+    'app',
+    '--',
+    'node',
+    '-e',
+    script,
+  ]);
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    out += d;
+  });
+  const done = new Promise<{ code: number | null; out: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, out })),
+  );
+  return { done, kill: () => child.kill('SIGKILL') };
+}
+
+const SUBSCRIBE = `
+const zmq = require('/app/node_modules/zeromq');
+const s = new zmq.Subscriber();
+s.connect('tcp://127.0.0.1:5558');
+s.subscribe('e2e-prices');
+let n = 0;
+setTimeout(() => { console.log('received', n); process.exit(1); }, 90000);
+(async () => {
+  for await (const [, body] of s) {
+    if (String(body).startsWith('from pricing ')) n++;
+    if (n >= 50) { console.log('received', n); process.exit(0); }
+  }
+})();`;
+
+const PUBLISH = `
+const zmq = require('/app/node_modules/zeromq');
+const p = new zmq.Publisher();
+p.connect('tcp://127.0.0.1:5557');
+(async () => {
+  for (let i = 0; i < 3000; i++) {
+    await p.send(['e2e-prices', 'from pricing ' + i]);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+})();`;
+
+before(() => {
+  createNamespace(NS);
+  apply(...APPS.map(app));
+  apply(mq(NS, 'ticks', { engine: 'zeromq', replicas: 1, zeromq: { pattern: 'pubsub', sidecarFor: APPS } }));
+});
+
+after(() => deleteNamespace(NS));
+
+test('the sidecar is added to both Deployments and messages flow from one through the proxy to the other', async () => {
+  await waitReadyAndSmoke(NS, 'ticks');
+  for (const name of APPS) {
+    await waitFor(
+      () => rolledOut(name, ['app', SIDECAR_CONTAINER]),
+      180_000,
+      () => kubectl(['get', 'deploy,pods', '-n', NS, '-o', 'wide']),
+    );
+  }
+  const sub = runIn('dashboard', SUBSCRIBE);
+  const pub = runIn('pricing', PUBLISH);
+  const r = await sub.done;
+  pub.kill();
+  assert.equal(r.code, 0, `the dashboard's subscriber got too few messages from pricing:\n${r.out}`);
+  assert.match(r.out, /received 50/);
+});
+
+test('dropping a Deployment from sidecarFor takes the sidecar out of it', async () => {
+  apply(
+    mq(NS, 'ticks', {
+      engine: 'zeromq',
+      replicas: 1,
+      zeromq: { pattern: 'pubsub', sidecarFor: ['pricing'] },
+    }),
+  );
+  await waitFor(
+    () => rolledOut('dashboard', ['app']),
+    180_000,
+    () => kubectl(['get', 'deploy', 'dashboard', '-n', NS, '-o', 'yaml']),
+  );
+  assert.ok(rolledOut('pricing', ['app', SIDECAR_CONTAINER]), 'pricing keeps its sidecar');
+});
