@@ -92,6 +92,31 @@ describe('admission of valid MessageQueues', () => {
   }
 });
 
+describe('replica changes on update (transition rules)', () => {
+  const m = (engine: string, replicas: number) => ({
+    apiVersion: 'mqop.dev/v1alpha1',
+    kind: 'MessageQueue',
+    metadata: { name: 'q' },
+    spec: { engine, replicas },
+  });
+  const cases: [string, number, number, boolean][] = [
+    ['rabbitmq', 1, 3, true],
+    ['rabbitmq', 3, 5, true],
+    ['rabbitmq', 3, 1, false],
+    ['kafka', 3, 3, true],
+    ['kafka', 1, 3, false],
+    ['kafka', 3, 1, false],
+    ['redis', 3, 1, true],
+    ['rocketmq', 1, 3, true],
+  ];
+  for (const [engine, from, to, ok] of cases) {
+    test(`${engine} ${from} -> ${to}: ${ok ? 'admitted' : 'refused'}`, () => {
+      const errs = admissionErrors(m(engine, to), m(engine, from));
+      assert.equal(errs.length === 0, ok, errs.join('\n'));
+    });
+  }
+});
+
 describe('bad-input table (offline: OpenAPI via ajv, CEL via an interpreter)', () => {
   test('has at least 30 entries, both OpenAPI and CEL', () => {
     assert.ok(BAD_INPUTS.length >= 30);

@@ -195,6 +195,22 @@ export const BAD_INPUTS: BadInput[] = [
     by: 'cel',
   },
   {
+    what: 'rabbitmq scaled down',
+    object: mq({ engine: 'rabbitmq', replicas: 1 }),
+    old: mq({ engine: 'rabbitmq', replicas: 3 }),
+    field: 'spec.replicas',
+    message: 'replicas for rabbitmq may grow but not shrink',
+    by: 'cel',
+  },
+  {
+    what: 'kafka resized',
+    object: mq({ engine: 'kafka', replicas: 3 }),
+    old: mq({ engine: 'kafka', replicas: 1 }),
+    field: 'spec.replicas',
+    message: 'replicas for kafka cannot change',
+    by: 'cel',
+  },
+  {
     what: 'kafka with 2 replicas',
     object: mq({ engine: 'kafka', replicas: 2 }),
     field: 'spec.replicas',

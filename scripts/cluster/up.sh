@@ -74,12 +74,19 @@ t=$EPOCHREALTIME
 MQOP_LOAD_MQOP=1 "$ROOT/scripts/images/load.sh" "$MQOP_CONTAINERD_SOCK" "${brokers[@]}" 2>&1 | grep -v '^docker.io\|^mqop' >&2
 step[load]=$(since "$t")
 
-# 3. mqop
+# 3. mqop. Helm installs a chart's crds/ only on first install and never upgrades them, so the
+#    CRD is applied first (server-side, as docs/gitops.md recommends).
 t=$EPOCHREALTIME
+kubectl apply --server-side --force-conflicts --field-manager=mqop-up -f "$ROOT/crds/" >/dev/null
 HELM="$("$ROOT/scripts/chart/tools.sh")/helm"
 # The tag stays mqop:dev; the image id in a pod annotation rolls the operator out when a rebuilt
 # image was loaded into a reused cluster.
 image_id=$(docker image inspect mqop:dev -f '{{.Id}}')
+# An interrupted earlier run can leave the release "pending-*", which blocks every upgrade.
+if "$HELM" status mqop -n mqop-system 2>/dev/null | grep -q '^STATUS: pending-'; then
+  say "helm release mqop was left pending by an interrupted run: rolling it back"
+  "$HELM" rollback mqop -n mqop-system --wait --timeout 120s >/dev/null
+fi
 "$HELM" upgrade --install mqop "$ROOT/charts/mqop" --namespace mqop-system --create-namespace \
   --wait --timeout 180s --set image.registry=docker.io --set image.repository=library/mqop \
   --set image.tag=dev --set image.pullPolicy=Never --set replicaCount=1 \

@@ -15,6 +15,11 @@ export interface EngineTraits {
   supportsAuth: boolean;
   /** Allowed values of `spec.replicas`, and the reason a person reads when a value is refused. */
   replicas: { allowed: readonly number[]; why: string };
+  /**
+   * How `spec.replicas` may change on an existing MessageQueue (default: freely). `grow`: up only;
+   * `fixed`: not at all. `why` is the message a person reads when a change is refused.
+   */
+  replicaChange?: { allowed: 'grow' | 'fixed'; why: string };
   /** Tested default version (image tag), used when `spec.version` is empty. */
   defaultVersion: string;
   /** Fully qualified default image for a version; `null` means mqop's own image. */
@@ -36,6 +41,10 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     keepsData: true,
     supportsAuth: true,
     replicas: { allowed: ODD, why: 'quorum queues need a majority, so a RabbitMQ cluster has an odd size' },
+    replicaChange: {
+      allowed: 'grow',
+      why: 'RabbitMQ nodes do not leave a cluster when their pods go (the remaining nodes wait for them and quorum queues keep their members), so mqop does not scale RabbitMQ down in place, like the RabbitMQ Cluster Operator; create a new, smaller MessageQueue and move the clients',
+    },
     defaultVersion: '4.1.4',
     image: (v) => `docker.io/library/rabbitmq:${v}-management`,
     reservedConfigKeys: [
@@ -82,6 +91,10 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     replicas: {
       allowed: ODD,
       why: 'KRaft controllers need a majority, so a combined-mode cluster has an odd size',
+    },
+    replicaChange: {
+      allowed: 'fixed',
+      why: 'every Kafka pod is a KRaft voter and Kafka 3.9 cannot change a static voter set, so a Kafka cluster keeps the size it was created with; create a new MessageQueue of the new size and move the clients',
     },
     defaultVersion: '3.9.1',
     image: (v) => `docker.io/apache/kafka:${v}`,

@@ -124,6 +124,23 @@ function replicaRules(): ValidationRule[] {
   });
 }
 
+/** Per-engine rules on changing replicas of an existing MessageQueue (transition rules). */
+function replicaChangeRules(): ValidationRule[] {
+  return ENGINES.flatMap((e) => {
+    const change = ENGINE_TRAITS[e].replicaChange;
+    if (!change) return [];
+    const op = change.allowed === 'grow' ? '>=' : '==';
+    return [
+      {
+        rule: `self.engine != '${e}' || !has(self.replicas) || !has(oldSelf.replicas) || self.replicas ${op} oldSelf.replicas`,
+        message: `replicas for ${e} ${change.allowed === 'grow' ? 'may grow but not shrink' : 'cannot change'}: ${change.why}`,
+        fieldPath: '.replicas',
+        reason: 'FieldValueForbidden',
+      },
+    ];
+  });
+}
+
 /** Keys mqop owns in each engine's config file may not be overridden through spec.config. */
 function configRules(): ValidationRule[] {
   const rules: ValidationRule[] = [];
@@ -375,6 +392,7 @@ export const specSchema: JSONSchemaProps = {
   },
   'x-kubernetes-validations': [
     ...replicaRules(),
+    ...replicaChangeRules(),
     {
       rule: "!has(self.zeromq) || self.engine == 'zeromq'",
       message: 'the zeromq block is allowed only when engine is zeromq',
