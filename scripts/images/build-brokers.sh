@@ -70,7 +70,11 @@ base() {
   tar="$CACHE/base-$name-$key.tar"
   [[ ${MQOP_IMAGES_REFRESH:-} == 1 ]] && rm -f "$tar"
   if [[ ! -f $tar ]]; then
-    command -v mmdebstrap >/dev/null || die "mmdebstrap missing (apt-get install mmdebstrap)"
+    if ! command -v mmdebstrap >/dev/null; then
+      log "installing mmdebstrap (Debian package)"
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap; } >&2 ||
+        die "mmdebstrap missing and apt-get install mmdebstrap failed"
+    fi
     t=$EPOCHREALTIME
     log "base $name: mmdebstrap $SUITE ($packages)"
     if ! nice -n 10 mmdebstrap --format=tar "${args[@]}" "$SUITE" "$tar.tmp" "${SOURCES[@]}" \
@@ -121,7 +125,9 @@ jar_dir() { # <engine> -> the test bed's lib dir
     rocketmq) d=$MQOP_CACHE/rocketmq/$ROCKETMQ_VERSION/lib ;;
   esac
   if [[ ! -d $d ]] || ! compgen -G "$d/*.jar" >/dev/null; then
-    die "$1 jars missing in $d; run scripts/brokers/$1.sh install first (it fetches them from Maven Central)"
+    log "$1 jars missing in $d: scripts/brokers/$1.sh install (Maven Central)"
+    "$ROOT/scripts/brokers/$1.sh" install >&2 || die "scripts/brokers/$1.sh install failed"
+    compgen -G "$d/*.jar" >/dev/null || die "$1 jars still missing in $d after scripts/brokers/$1.sh install"
   fi
   echo "$d"
 }
