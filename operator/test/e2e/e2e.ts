@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import type { MessageQueue } from '../../src/api/types.ts';
+import { OWNER_LABEL } from '../../src/render/labels.ts';
 import { ROOT } from '../integration/cluster.ts';
 
 export { ROOT };
@@ -20,8 +21,8 @@ assert.ok(
 );
 
 /** Runs kubectl; throws with its stderr on a non-zero exit. */
-export function kubectl(args: string[], input?: string): string {
-  const r = spawnSync(KUBECTL, args, { input, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000 });
+export function kubectl(args: string[], input?: string, timeoutMs = 120_000): string {
+  const r = spawnSync(KUBECTL, args, { input, encoding: 'utf8', maxBuffer: 64 << 20, timeout: timeoutMs });
   if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
   return r.stdout;
 }
@@ -51,8 +52,21 @@ export function createNamespace(ns: string): void {
   apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
 }
 
+/**
+ * Deletes a test namespace: its MessageQueues first, then (once their broker pods are gone) the
+ * namespace. Deleting the namespace straight away can stall for the pods' whole grace period: the
+ * namespace controller waits out the longest `terminationGracePeriodSeconds` it sees (a
+ * clustered RabbitMQ has 900 s) before it deletes the rest (seen in CI).
+ */
 export function deleteNamespace(ns: string): void {
-  kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true', '--timeout=180s']);
+  const t = ['--ignore-not-found', '--wait=true', '--timeout=300s'];
+  kubectl(['delete', 'messagequeues', '--all', '-n', ns, ...t], undefined, 330_000);
+  kubectl(
+    ['wait', '--for=delete', 'pods', '-l', OWNER_LABEL, '-n', ns, '--timeout=300s'],
+    undefined,
+    330_000,
+  );
+  kubectl(['delete', 'namespace', ns, ...t], undefined, 330_000);
 }
 
 export const mq = (namespace: string, name: string, spec: Record<string, unknown>) => ({
