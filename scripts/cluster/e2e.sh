@@ -11,11 +11,14 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 export MQOP_CLUSTER_DIR=${MQOP_CLUSTER_DIR:-/var/tmp/mqop-cluster}
 started=0
+# shellcheck disable=SC1091
 if ! [[ -f $MQOP_CLUSTER_DIR/env ]] || ! (source "$MQOP_CLUSTER_DIR/env" &&
   "$MQOP_K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG" --request-timeout=5s get node -o name >/dev/null 2>&1); then
   started=1
 fi
-stop() { [[ $started == 1 && ${MQOP_E2E_KEEP:-0} != 1 ]] && "$HERE/down.sh" || true; }
+stop() {
+  if [[ $started == 1 && ${MQOP_E2E_KEEP:-0} != 1 ]]; then "$HERE/down.sh" || true; fi
+}
 trap stop EXIT
 "$HERE/up.sh"
 # shellcheck disable=SC1091

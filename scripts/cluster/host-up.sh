@@ -395,6 +395,11 @@ MQOP_BRIDGE='$BRIDGE'
 MQOP_CONTAINERD_SOCK='$SOCK'
 MQOP_CLUSTER_DNS='$DNS_IP'
 EOF
+# So that `source <dir>/env` is all a shell needs for kubectl.
+cat >>"$dir/env" <<'EOF'
+export KUBECONFIG MQOP_K8S_BIN
+case ":$PATH:" in *":$MQOP_K8S_BIN:"*) ;; *) PATH="$MQOP_K8S_BIN:$PATH" ;; esac
+EOF
 
 # ---- wait for the node ------------------------------------------------------------------------
 start=$SECONDS

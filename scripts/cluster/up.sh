@@ -27,7 +27,6 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-CACHE="${MQOP_CACHE:-$HOME/.cache/mqop}"
 dir=${MQOP_CLUSTER_DIR:-/var/tmp/mqop-cluster}
 TIMEOUT=${MQOP_ENGINE_TIMEOUT:-300}
 VERSIONS=${MQOP_ENGINE_VERSIONS-rabbitmq=3.10.8}
@@ -51,6 +50,7 @@ fi
 
 # 1. cluster
 t=$EPOCHREALTIME
+# shellcheck disable=SC1091
 if [[ -f $dir/env ]] && (source "$dir/env" && "$MQOP_K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG" \
   --request-timeout=5s get node -o name >/dev/null 2>&1); then
   say "reusing the running cluster in $dir"
@@ -154,6 +154,6 @@ for e in "${engines[@]}"; do
 done
 printf '\ncluster %ss · images built %ss, loaded %ss · helm install %ss · total %ss\n' \
   "${step[cluster]}" "${step[build]}" "${step[load]}" "${step[mqop]}" "$(since "$T0")"
-printf 'kubectl: source %s/env   (KUBECONFIG, and kubectl on PATH via $MQOP_K8S_BIN)\n' "$dir"
+printf 'kubectl: source %s/env   (exports KUBECONFIG, puts kubectl on PATH)\n' "$dir"
 printf 'stop:    scripts/cluster/down.sh\n'
 ((${#failed[@]} == 0)) || { say "failed: ${failed[*]}"; exit 1; }
