@@ -125,20 +125,10 @@ leaf kube-scheduler "/CN=system:kube-scheduler" clientAuth
 leaf kube-proxy "/CN=system:kube-proxy" clientAuth
 leaf coredns "/CN=mqop:coredns" clientAuth
 
-kubeconfig() { # <file> <user> <cert-name>
-  rm -f "$1"
-  "$BIN/kubectl" --kubeconfig "$1" config set-cluster mqop --server "$SERVER" \
-    --certificate-authority "$pki/ca.crt" --embed-certs >/dev/null
-  "$BIN/kubectl" --kubeconfig "$1" config set-credentials "$2" --embed-certs \
-    --client-certificate "$pki/$3.crt" --client-key "$pki/$3.key" >/dev/null
-  "$BIN/kubectl" --kubeconfig "$1" config set-context mqop --cluster mqop --user "$2" >/dev/null
-  "$BIN/kubectl" --kubeconfig "$1" config use-context mqop >/dev/null
-  chmod 600 "$1"
-}
-kubeconfig "$dir/kubelet.kubeconfig" "system:node:$NODE_NAME" kubelet-client
-kubeconfig "$dir/scheduler.kubeconfig" system:kube-scheduler kube-scheduler
-kubeconfig "$dir/kube-proxy.kubeconfig" system:kube-proxy kube-proxy
-kubeconfig "$dir/coredns.kubeconfig" mqop:coredns coredns
+write_kubeconfig "$BIN/kubectl" "$SERVER" "$pki" "$dir/kubelet.kubeconfig" "system:node:$NODE_NAME" kubelet-client
+write_kubeconfig "$BIN/kubectl" "$SERVER" "$pki" "$dir/scheduler.kubeconfig" system:kube-scheduler kube-scheduler
+write_kubeconfig "$BIN/kubectl" "$SERVER" "$pki" "$dir/kube-proxy.kubeconfig" system:kube-proxy kube-proxy
+write_kubeconfig "$BIN/kubectl" "$SERVER" "$pki" "$dir/coredns.kubeconfig" mqop:coredns coredns
 # coredns' kubernetes plugin lists/watches Services, EndpointSlices, Namespaces, Pods
 kubectl apply -f - >/dev/null <<'EOF'
 apiVersion: rbac.authorization.k8s.io/v1
@@ -264,18 +254,8 @@ cat >"$dir/cni/net.d/10-mqop.conflist" <<EOF
   ]
 }
 EOF
-printf 'containerd\n--config=%s\n' "$CT/config.toml" >"$dir/containerd.args"
-# start_component reads the binary dir from <dir>/env; containerd is not in $BIN, so run it here.
-start_host() { # <name> <binary> : like start_component, for a binary outside $BIN
-  local name=$1 binary=$2 args pid
-  mapfile -t args <"$dir/$name.args"
-  printf -- '---- %s starting at %s\n' "$name" "$(date -u +%FT%TZ)" >>"$dir/$name.log"
-  setsid "$binary" "${args[@]:1}" >>"$dir/$name.log" 2>&1 </dev/null &
-  pid=$!
-  set_pid "$dir" "$name" "$pid"
-  hlog "started $name (pid $pid), log: $dir/$name.log"
-}
-start_host containerd "$(command -v containerd)"
+printf -- '--config=%s\n' "$CT/config.toml" >"$dir/containerd.args"
+start_component "$dir" containerd "$(command -v containerd)"
 ctr() { command ctr -a "$SOCK" -n k8s.io "$@"; }
 start=$SECONDS
 until ctr version >/dev/null 2>&1; do

@@ -99,17 +99,32 @@ stop_pid() {
   klog "WARNING: $name (pid $pid) still alive after SIGKILL"
 }
 
-# start_component <dir> <name>: runs <bin>/<name> with the args in <dir>/<name>.args (one a
-# line), detached in its own session, appending to <dir>/<name>.log; records its pid.
+# start_component <dir> <name> [binary]: runs <bin>/<name> (<bin> from <dir>/env; or the given
+# binary, for one outside it) with the args in <dir>/<name>.args (one a line), detached in its
+# own session, appending to <dir>/<name>.log; records its pid.
 start_component() {
-  local dir=$1 name=$2 bin args pid
-  bin=$(sed -n 's/^MQOP_K8S_BIN=//p' "$dir/env" | tr -d "'")
+  local dir=$1 name=$2 binary=${3:-} args pid
+  [[ -n $binary ]] || binary="$(sed -n 's/^MQOP_K8S_BIN=//p' "$dir/env" | tr -d "'")/$name"
   mapfile -t args <"$dir/$name.args"
   printf -- '---- %s starting at %s\n' "$name" "$(date -u +%FT%TZ)" >>"$dir/$name.log"
-  setsid "$bin/$name" "${args[@]}" >>"$dir/$name.log" 2>&1 </dev/null &
+  setsid "$binary" "${args[@]}" >>"$dir/$name.log" 2>&1 </dev/null &
   pid=$!
   set_pid "$dir" "$name" "$pid"
   klog "started $name (pid $pid), log: $dir/$name.log"
+}
+
+# write_kubeconfig <kubectl> <server> <pki-dir> <file> <user> <cert-name>: a kubeconfig for
+# <user> with the client certificate <pki-dir>/<cert-name>.crt/.key, all embedded, mode 0600.
+write_kubeconfig() {
+  local k=$1 server=$2 pki=$3 file=$4 user=$5 cert=$6
+  rm -f "$file"
+  "$k" --kubeconfig "$file" config set-cluster mqop --server "$server" \
+    --certificate-authority "$pki/ca.crt" --embed-certs >/dev/null
+  "$k" --kubeconfig "$file" config set-credentials "$user" --embed-certs \
+    --client-certificate "$pki/$cert.crt" --client-key "$pki/$cert.key" >/dev/null
+  "$k" --kubeconfig "$file" config set-context mqop --cluster mqop --user "$user" >/dev/null
+  "$k" --kubeconfig "$file" config use-context mqop >/dev/null
+  chmod 600 "$file"
 }
 
 # show_log_tail <dir> <name>

@@ -98,18 +98,8 @@ if [[ ! -f $pki/ca.crt ]]; then
   )
 fi
 
-write_kubeconfig() { # <file> <user> <cert-name>
-  rm -f "$1"
-  "$BIN/kubectl" --kubeconfig "$1" config set-cluster mqop --server "$SERVER" \
-    --certificate-authority "$pki/ca.crt" --embed-certs >/dev/null
-  "$BIN/kubectl" --kubeconfig "$1" config set-credentials "$2" --embed-certs \
-    --client-certificate "$pki/$3.crt" --client-key "$pki/$3.key" >/dev/null
-  "$BIN/kubectl" --kubeconfig "$1" config set-context mqop --cluster mqop --user "$2" >/dev/null
-  "$BIN/kubectl" --kubeconfig "$1" config use-context mqop >/dev/null
-  chmod 600 "$1"
-}
-write_kubeconfig "$dir/kubeconfig" mqop-admin admin
-write_kubeconfig "$dir/controller-manager.kubeconfig" system:kube-controller-manager controller-manager
+write_kubeconfig "$BIN/kubectl" "$SERVER" "$pki" "$dir/kubeconfig" mqop-admin admin
+write_kubeconfig "$BIN/kubectl" "$SERVER" "$pki" "$dir/controller-manager.kubeconfig" system:kube-controller-manager controller-manager
 
 # ---- audit policy: every write request at Metadata level, nothing else ------------------------
 cat >"$dir/audit-policy.yaml" <<'EOF'

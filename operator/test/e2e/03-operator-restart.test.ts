@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OWNER_LABEL } from '../../src/render/labels.ts';
-import { getJson, kubectl, waitFor, waitReadyAndSmoke } from './e2e.ts';
+import { getJson, kubectl, OWNED_KINDS, waitFor, waitReadyAndSmoke } from './e2e.ts';
 
-const KINDS =
-  'statefulsets,deployments,services,configmaps,secrets,poddisruptionbudgets,serviceaccounts,roles,rolebindings,networkpolicies,persistentvolumeclaims';
+const KINDS = `${OWNED_KINDS},persistentvolumeclaims`;
 
 interface Item {
   kind: string;

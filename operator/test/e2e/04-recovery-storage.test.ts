@@ -15,13 +15,12 @@ import {
   getJson,
   kubectl,
   mq,
+  OWNED_KINDS,
   waitFor,
   waitReadyAndSmoke,
 } from './e2e.ts';
 
 const NS = 'e2e-storage';
-const KINDS =
-  'statefulsets,deployments,services,configmaps,secrets,poddisruptionbudgets,serviceaccounts,roles,rolebindings,networkpolicies';
 const redisCli = (args: string) => `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --raw ${args}`;
 
 function podUid(ns: string, pod: string): string {
@@ -91,9 +90,9 @@ test('deleting MessageQueues removes their objects; claims are kept or deleted a
   assert.deepEqual(claims('drop'), ['data-drop-redis-0']);
   kubectl(['delete', 'messagequeue', 'keep', 'drop', '-n', NS, '--wait=true', '--timeout=120s']);
   await waitFor(
-    () => getJson<{ items: unknown[] }>(['get', KINDS, '-n', NS, '-l', OWNER_LABEL]).items.length === 0,
+    () => getJson<{ items: unknown[] }>(['get', OWNED_KINDS, '-n', NS, '-l', OWNER_LABEL]).items.length === 0,
     120_000,
-    () => kubectl(['get', KINDS, '-n', NS, '-l', OWNER_LABEL]),
+    () => kubectl(['get', OWNED_KINDS, '-n', NS, '-l', OWNER_LABEL]),
   );
   await waitFor(
     () => claims('drop').length === 0,

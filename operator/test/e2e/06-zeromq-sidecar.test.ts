@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SIDECAR_CONTAINER } from '../../src/engines/zeromq.ts';
 import {
@@ -14,6 +13,7 @@ import {
   createNamespace,
   deleteNamespace,
   getJson,
+  KUBECTL,
   kubectl,
   mq,
   waitFor,
@@ -75,8 +75,7 @@ function runIn(
   deployment: string,
   script: string,
 ): { done: Promise<{ code: number | null; out: string }>; kill: () => void } {
-  const kubectl = join(process.env.MQOP_K8S_BIN ?? '', 'kubectl');
-  const child = spawn(kubectl, [
+  const child = spawn(KUBECTL, [
     'exec',
     '-n',
     NS,

@@ -4,17 +4,17 @@
  * scripts/cluster/e2e.sh brings the cluster up and sets KUBECONFIG and MQOP_K8S_BIN.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import type { MessageQueue } from '../../src/api/types.ts';
+import { OWNED_TYPES } from '../../src/controller/resources.ts';
 import { OWNER_LABEL } from '../../src/render/labels.ts';
-import { ROOT } from '../integration/cluster.ts';
+import { waitFor as integrationWaitFor, ROOT } from '../integration/cluster.ts';
 
 export { ROOT };
 
-const KUBECTL = join(process.env.MQOP_K8S_BIN ?? '', 'kubectl');
+export const KUBECTL = join(process.env.MQOP_K8S_BIN ?? '', 'kubectl');
 assert.ok(
   process.env.KUBECONFIG && process.env.MQOP_K8S_BIN,
   'run through scripts/cluster/e2e.sh (npm run test:e2e)',
@@ -97,26 +97,9 @@ export function describeMq(ns: string, name: string): string {
   return parts.join('\n').slice(-6000);
 }
 
-/** Polls fn until it returns a truthy value; on timeout fails with what() (e.g. describeMq). */
-export async function waitFor<T>(
-  fn: () => T | Promise<T>,
-  timeoutMs: number,
-  what: () => string,
-  intervalMs = 1000,
-): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(intervalMs);
-  }
-  assert.fail(`timed out after ${timeoutMs / 1000}s: ${what()}${last ? `\nlast error: ${last}` : ''}`);
-}
+/** Polls once a second until fn is truthy; on timeout fails with what() (e.g. describeMq). */
+export const waitFor = <T>(fn: () => T | Promise<T>, timeoutMs: number, what: () => string) =>
+  integrationWaitFor(fn, timeoutMs, what, 1000);
 
 /**
  * Waits until the MessageQueue is Ready with `replicas` ready pods and has a passed smoke test
@@ -150,11 +133,11 @@ export async function waitReadyAndSmoke(
 
 /** Runs a shell command in a pod's container (secrets stay inside: read from the pod's env). */
 export function exec(ns: string, pod: string, container: string, script: string): string {
-  return execFileSync(KUBECTL, ['exec', '-n', ns, pod, '-c', container, '--', 'sh', '-c', script], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  return kubectl(['exec', '-n', ns, pod, '-c', container, '--', 'sh', '-c', script], undefined, 60_000);
 }
+
+/** kubectl's names of the kinds mqop creates for a MessageQueue (all carry OWNER_LABEL). */
+export const OWNED_KINDS = OWNED_TYPES.map((t) => t.plural).join(',');
 
 /** Names of the pods of a MessageQueue (optionally one component: broker, sentinel, ...). */
 export function podsOf(ns: string, name: string, component?: string): string[] {

@@ -200,11 +200,12 @@ export async function startOperator(
   return op;
 }
 
-/** Polls until `fn` is truthy; fails with `what` after the timeout. */
+/** Polls until `fn` is truthy (every `intervalMs`); fails with `what` after the timeout. */
 export async function waitFor<T>(
   fn: () => Promise<T> | T,
   timeoutMs: number,
   what: string | (() => string | Promise<string>),
+  intervalMs = 250,
 ): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
@@ -215,7 +216,7 @@ export async function waitFor<T>(
     } catch (e) {
       last = e;
     }
-    await sleep(250);
+    await sleep(intervalMs);
   }
   throw new Error(
     `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : await what()}${last ? ` (last error: ${(last as Error).message})` : ''}`,
