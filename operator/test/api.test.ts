@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { API_DOC_PATH, apiDoc, CHART_CRD_PATH, CRD_PATH, crdYaml } from '../src/api/crd-file.ts';
 import { ENGINE_TRAITS, ENGINES } from '../src/api/engines.ts';
-import { DNS_LABEL_MAX, derivedNames, MAX_CR_NAME, STATEFULSET_MAX } from '../src/render/names.ts';
+import { DNS_LABEL_MAX, derivedNames, MAX_CR_NAME, STATEFULSET_MAX } from '../src/api/names.ts';
 import { BAD_INPUTS } from './bad-input.ts';
 import { admissionErrors } from './support/crd-validator.ts';
 

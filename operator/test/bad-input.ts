@@ -4,7 +4,7 @@
  * integration suite applies it to a real API server. Messages are substrings that hold on every
  * supported Kubernetes version.
  */
-import { MAX_CR_NAME } from '../src/render/names.ts';
+import { MAX_CR_NAME } from '../src/api/names.ts';
 
 export interface BadInput {
   /** What is wrong, for the test name. */

@@ -7,7 +7,7 @@ import { kafkaSmoke } from './kafka.ts';
 import { rabbitmqSmokeTest } from './rabbitmq.ts';
 import { redisSmokeTest } from './redis.ts';
 import { rocketmqSmoke } from './rocketmq.ts';
-import type { SmokeTest } from './types.ts';
+import type { SmokeErrorKind, SmokeResult, SmokeTest } from './types.ts';
 import { zeromqSmoke } from './zeromq.ts';
 
 const SMOKE_TESTS: readonly SmokeTest[] = [
@@ -32,6 +32,23 @@ export function smokeTestFor(engine: string): SmokeTest {
   const t = BY_ENGINE.get(engine);
   if (!t) throw new Error(`no smoke test for engine "${engine}" (have: ${smokeEngines().join(', ')})`);
   return t;
+}
+
+/** A run that failed before it counted anything. */
+export function failedResult(errorKind: SmokeErrorKind, message: string): SmokeResult {
+  return {
+    ok: false,
+    produced: 0,
+    consumed: 0,
+    lost: 0,
+    duplicated: 0,
+    outOfOrder: 0,
+    p50Millis: 0,
+    p99Millis: 0,
+    durationMillis: 0,
+    errorKind,
+    message,
+  };
 }
 
 export type { SmokeErrorKind, SmokeOptions, SmokeResult, SmokeTarget, SmokeTest } from './types.ts';

@@ -7,6 +7,20 @@
 export const ENGINES = ['rabbitmq', 'redis', 'kafka', 'activemq', 'rocketmq', 'zeromq'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
+/**
+ * Where clients connect: a Service of the MessageQueue, a port, and the URL that status and the
+ * smoke tests use. Never a secret.
+ */
+export interface EndpointRule {
+  /** `workload`: the client Service `<cr>-<engine>`; `companion`: the companion's (Redis Sentinel). */
+  service: 'workload' | 'companion';
+  port: number;
+  /** URL scheme, e.g. `amqp`, `redis+sentinel`. */
+  scheme: string;
+  /** URL path after `host:port`, e.g. `/mymaster`. */
+  path?: string;
+}
+
 /** Static traits of one engine, independent of any MessageQueue. */
 export interface EngineTraits {
   /** Whether the engine keeps data on disk (and so accepts `spec.storage`). */
@@ -24,6 +38,8 @@ export interface EngineTraits {
   defaultVersion: string;
   /** Fully qualified default image for a version; `null` means mqop's own image. */
   image: ((version: string) => string) | null;
+  /** The client endpoint for a replica count (the engine module renders a Service with that port). */
+  endpoint(replicas: number): EndpointRule;
   /** `spec.config` keys mqop itself manages: a user may not override them. */
   reservedConfigKeys: readonly string[];
   /** When set, the only `spec.config` keys the engine understands. */
@@ -47,6 +63,7 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     },
     defaultVersion: '4.1.4',
     image: (v) => `docker.io/library/rabbitmq:${v}-management`,
+    endpoint: () => ({ service: 'workload', port: 5672, scheme: 'amqp' }),
     reservedConfigKeys: [
       'cluster_formation.peer_discovery_backend',
       'cluster_formation.k8s.host',
@@ -69,6 +86,11 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     },
     defaultVersion: '7.4.6',
     image: (v) => `docker.io/library/redis:${v}`,
+    // More than one replica: clients find the primary through Sentinel, since any pod may become it.
+    endpoint: (replicas) =>
+      replicas > 1
+        ? { service: 'companion', port: 26379, scheme: 'redis+sentinel', path: '/mymaster' }
+        : { service: 'workload', port: 6379, scheme: 'redis' },
     reservedConfigKeys: [
       'requirepass',
       'masterauth',
@@ -98,6 +120,7 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     },
     defaultVersion: '3.9.1',
     image: (v) => `docker.io/apache/kafka:${v}`,
+    endpoint: () => ({ service: 'workload', port: 9092, scheme: 'kafka' }),
     reservedConfigKeys: [
       'process.roles',
       'node.id',
@@ -123,6 +146,7 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     },
     defaultVersion: '6.1.7',
     image: (v) => `docker.io/apache/activemq-classic:${v}`,
+    endpoint: () => ({ service: 'workload', port: 5672, scheme: 'amqp' }),
     reservedConfigKeys: [],
     allowedConfigKeys: [
       'memoryLimit',
@@ -140,6 +164,7 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     replicas: { allowed: ANY, why: 'each replica is one broker group, a master with its own store' },
     defaultVersion: '5.3.3',
     image: (v) => `docker.io/apache/rocketmq:${v}`,
+    endpoint: () => ({ service: 'workload', port: 8081, scheme: 'rocketmq' }),
     reservedConfigKeys: [
       'brokerClusterName',
       'brokerName',
@@ -164,6 +189,7 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     },
     defaultVersion: '',
     image: null,
+    endpoint: () => ({ service: 'workload', port: 5555, scheme: 'tcp' }),
     reservedConfigKeys: [],
     allowedConfigKeys: ['sndhwm', 'rcvhwm', 'linger'],
   },

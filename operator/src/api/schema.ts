@@ -7,8 +7,8 @@
  * `operator/test/bad-input.ts` holds one refused MessageQueue per rule at least.
  */
 
-import { MAX_CR_NAME } from '../render/names.ts';
 import { DATA_ENGINES, ENGINE_TRAITS, ENGINES, type EngineName, MAX_REPLICAS } from './engines.ts';
+import { MAX_CR_NAME } from './names.ts';
 
 /** The subset of apiextensions.k8s.io/v1 JSONSchemaProps mqop uses. */
 export interface JSONSchemaProps {

@@ -218,6 +218,12 @@ export class KubeClient {
   }
 }
 
+/** The calls the reconcile steps make: what a unit test's fake client implements. */
+export type Client = Pick<
+  KubeClient,
+  'get' | 'getOrUndefined' | 'list' | 'create' | 'apply' | 'mergePatch' | 'delete'
+>;
+
 /** Whether an error is worth retrying (network, 5xx, 429, 409) rather than a bad request. */
 export function isTransient(e: unknown): boolean {
   if (e instanceof ApiError)

@@ -4,7 +4,7 @@
  * both win. A leader that cannot renew within the deadline steps down (the caller exits), so a
  * partitioned replica never keeps reconciling next to a new leader.
  */
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import { ApiError, type KubeClient, type KubeObject } from './kube-client.ts';
 import { LEASE } from './resources.ts';
 

@@ -1,91 +1,86 @@
 /**
- * One reconcile of one MessageQueue: read from cache → ensure Secrets → render → apply what
- * differs → prune → observe → status (only when changed). Errors have kinds: an invalid spec
- * stalls with no retry loop, transient errors back off, conflicts requeue soon.
+ * One reconcile of one MessageQueue, as a sequence of named steps (one file each under `steps/`):
+ *
+ *   read from cache ─► resolve once ─► finalizer + Secrets ─► render (memoised) ─► apply
+ *   ─► patches into the user's objects ─► prune ─► status (the only status writer) ─► Events
+ *   ─► smoke scheduler (runs in the background, hands its result back to the status step)
+ *
+ * Errors have kinds: an invalid spec stalls with no retry loop, transient errors back off,
+ * conflicts requeue soon. The controller names no engine: engine-specific work sits behind
+ * `EngineModule` hooks.
  */
-import { createHash } from 'node:crypto';
-import { type Condition, type MessageQueue, type MessageQueueStatus, PAUSED_LABEL } from '../api/types.ts';
-import { DESIRED_HASH_ANNOTATION, needsApply, objectKey, prunable, withDesiredHash } from '../apply/apply.ts';
-import { engineModule } from '../engines/index.ts';
-import { renderContext } from '../render/context.ts';
-import { OWNER_LABEL } from '../render/labels.ts';
-import { PATCH_ANNOTATION } from '../render/patch.ts';
-import { type K8sObject, render } from '../render/render.ts';
-import type { Logger } from '../runtime/logger.ts';
-import type { Metrics } from '../runtime/metrics.ts';
+import { type OperatorSettings, type ResolvedQueue, resolve } from '../api/resolve.ts';
+import { type MessageQueue, PAUSED_LABEL } from '../api/types.ts';
+import type { SecretInputs } from '../render/context.ts';
+import { type Observation, READY } from '../status/conditions.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { Caches } from './cache.ts';
+import { ApiError, type Client, type KubeObject } from './kube-client.ts';
+import { RenderMemo } from './render-memo.ts';
+import { MESSAGE_QUEUE, NAMESPACE } from './resources.ts';
+import type { SmokeOutcome } from './smoke-scheduler.ts';
+import { applyObjects } from './steps/apply.ts';
+import { EventRecorder, smokeEvent, transitionEvents } from './steps/events.ts';
 import {
-  computeStatus,
-  type Observation,
-  READY,
-  STALLED,
-  statusChanged,
-  type WorkloadObservation,
-} from '../status/conditions.ts';
-import { CredentialsMissing, ensureCredentials, ensureInternal } from './credentials.ts';
-import type { Informer } from './informer.ts';
-import { ApiError, type KubeClient, type KubeObject } from './kube-client.ts';
-import { DEPLOYMENT, EVENT, MESSAGE_QUEUE, NAMESPACE, PVC, typeOf } from './resources.ts';
+  deleteClaims,
+  dropFinalizer,
+  ensureFinalizer,
+  hasFinalizer,
+  needsFinalizer,
+} from './steps/finalizer.ts';
+import { applyPatches, removeStalePatches } from './steps/patches.ts';
+import { prune } from './steps/prune.ts';
+import { CredentialsMissing, ensureSecrets } from './steps/secrets.ts';
+import { baseObservation, observeWorkloads, writeStatus } from './steps/status.ts';
 import type { ReconcileOutcome } from './work-queue.ts';
 
-export const FINALIZER = 'mqop.dev/cleanup';
-
-/**
- * Whether deleting this MessageQueue needs mqop's cleanup: claims to delete (`deleteClaim`), or
- * sidecars to take out of Deployments mqop does not own. Everything else is owned by the
- * MessageQueue and garbage-collected, so no finalizer holds the delete (and an uninstalled
- * operator blocks nothing).
- */
-export function needsFinalizer(cr: MessageQueue): boolean {
-  const storage = cr.spec.storage;
-  if (storage?.deleteClaim === true && storage.ephemeral !== true) return true;
-  return cr.spec.engine === 'zeromq' && (cr.spec.zeromq?.sidecarFor?.length ?? 0) > 0;
-}
-/** Field manager for sidecar containers in the user's Deployments, one per MessageQueue. */
-export const sidecarManager = (cr: MessageQueue) => `mqop-sidecar-${cr.metadata.name}`;
+type Mq = MessageQueue & KubeObject;
 
 export interface ReconcilerOptions {
-  operatorImage?: string;
-  operatorNamespace?: string;
-  imageRegistry?: string;
+  /** Operator settings every MessageQueue resolves with. */
+  operator?: OperatorSettings;
   /** Identity in Events (pod name). */
   instance?: string;
 }
 
 /** Where the reconciler hands ready MessageQueues for smoke testing. */
 export interface SmokeHook {
-  observe(cr: MessageQueue & KubeObject, ready: boolean): number | undefined;
+  observe(cr: Mq, q: ResolvedQueue, ready: boolean): number | undefined;
 }
 
-export interface Caches {
-  messageQueues: Informer<MessageQueue & KubeObject>;
-  /** Owned kinds, by `apiVersion/kind`. */
-  owned: Map<string, Informer>;
-}
-
-type Workload = KubeObject & {
-  spec?: { replicas?: number };
-  status?: { readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number };
-};
+/** Requeue while waiting for something outside mqop (a user Secret, a sidecar target). */
+const WAITING_REQUEUE_MS = 30_000;
+const CREDENTIALS_REQUEUE_MS = 15_000;
 
 export class Reconciler {
-  private readonly client: KubeClient;
+  private readonly client: Client;
   private readonly caches: Caches;
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly opts: ReconcilerOptions;
+  private readonly memo = new RenderMemo();
+  private readonly events: EventRecorder;
+  /** Smoke results handed over by the scheduler, not yet written to status. */
+  private readonly smokeResults = new Map<string, SmokeOutcome>();
   /** Set by the operator when smoke tests are on. */
   smoke?: SmokeHook;
-  private readonly renderMemo = new Map<
-    string,
-    { fingerprint: string; desired: K8sObject[]; patches: K8sObject[] }
-  >();
+  /** Called with a key that needs a reconcile soon (the work queue's add). */
+  enqueue: (key: string) => void = () => {};
 
-  constructor(client: KubeClient, caches: Caches, log: Logger, metrics: Metrics, opts: ReconcilerOptions) {
+  constructor(client: Client, caches: Caches, log: Logger, metrics: Metrics, opts: ReconcilerOptions = {}) {
     this.client = client;
     this.caches = caches;
     this.log = log;
     this.metrics = metrics;
     this.opts = opts;
+    this.events = new EventRecorder(client, log, opts.instance);
+  }
+
+  /** The smoke scheduler's hand-over: the next reconcile of the key writes it. */
+  smokeResult(key: string, outcome: SmokeOutcome): void {
+    this.smokeResults.set(key, outcome);
+    this.enqueue(key);
   }
 
   /** The work-queue handler. */
@@ -99,7 +94,8 @@ export class Reconciler {
     if (cr.metadata.labels?.[PAUSED_LABEL] === 'true') return undefined;
     const end = this.metrics.reconcileSeconds.startTimer();
     try {
-      const out = cr.metadata.deletionTimestamp ? await this.finalize(cr) : await this.sync(cr);
+      const q = resolve(cr, this.opts.operator);
+      const out = cr.metadata.deletionTimestamp ? await this.finalize(cr, q) : await this.sync(key, cr, q);
       this.metrics.reconciles.inc({ result: 'ok' });
       return out;
     } catch (e) {
@@ -125,344 +121,95 @@ export class Reconciler {
     }
   }
 
-  private async sync(current: MessageQueue & KubeObject): Promise<ReconcileOutcome | undefined> {
-    const ns = current.metadata.namespace as string;
-    // The finalizer and the Secrets are independent writes: they go out together (one round trip
-    // instead of two on a new MessageQueue). Objects created before the finalizer lands are owned
-    // by the MessageQueue, so garbage collection covers a delete that comes in between.
-    const addFinalizer = async (): Promise<MessageQueue & KubeObject> => {
-      if (!needsFinalizer(current) || current.metadata.finalizers?.includes(FINALIZER)) return current;
-      // resourceVersion makes this a compare-and-swap: a concurrent change gives 409 and a requeue.
-      return this.client.mergePatch<MessageQueue & KubeObject>(MESSAGE_QUEUE, ns, current.metadata.name, {
-        metadata: {
-          finalizers: [...(current.metadata.finalizers ?? []), FINALIZER],
-          resourceVersion: current.metadata.resourceVersion,
-        },
-      });
-    };
-    const cachedSecret = (name: string) => this.caches.owned.get('v1/Secret')?.get(ns, name);
+  /** Drops what is remembered about a MessageQueue that is gone. */
+  forget(key: string): void {
+    this.memo.forget(key);
+    this.smokeResults.delete(key);
+  }
+
+  private async sync(key: string, current: Mq, q: ResolvedQueue): Promise<ReconcileOutcome | undefined> {
+    // Finalizer and Secrets are independent writes: they go out together (one round trip instead
+    // of two on a new MessageQueue). Objects created before the finalizer lands are owned by the
+    // MessageQueue, so garbage collection covers a delete that comes in between.
+    const secretCache = (n: string) => this.caches.owned.get('v1/Secret')?.get(q.namespace, n);
     const [finalized, secrets] = await Promise.allSettled([
-      addFinalizer(),
-      Promise.all([
-        ensureCredentials(this.client, current, cachedSecret),
-        ensureInternal(this.client, current, cachedSecret),
-      ]),
+      ensureFinalizer(this.client, current, q),
+      ensureSecrets(this.client, q, secretCache),
     ]);
     if (finalized.status === 'rejected') throw finalized.reason;
     const cr = finalized.value;
-    const ctx = renderContext(cr, { operator: this.operatorInputs() });
-    const base: Omit<Observation, 'workloads'> = {
-      generation: cr.metadata.generation ?? 0,
-      smokeEnabled: cr.spec.smokeTest?.enabled !== false,
-      smoke: cr.status?.smokeTest,
-      version: ctx.version,
-    };
+    const smoke = this.smokeResults.get(key);
+    const base = baseObservation(cr, q, smoke?.status);
 
     if (secrets.status === 'rejected') {
       if (!(secrets.reason instanceof CredentialsMissing)) throw secrets.reason;
-      await this.writeStatus(cr, {
-        ...base,
-        workloads: [],
-        waitingFor: { reason: 'CredentialsMissing', message: secrets.reason.message },
-      });
-      return { requeueAfterMs: 15_000 };
+      const waitingFor = { reason: 'CredentialsMissing', message: secrets.reason.message };
+      await this.status(key, cr, { ...base, workloads: [], waitingFor }, smoke);
+      return { requeueAfterMs: CREDENTIALS_REQUEUE_MS };
     }
-    const [credentials, internal] = secrets.value;
 
-    const { desired, patches } = this.rendered(cr, credentials, internal);
-    // Objects are independent for server-side apply (pods wait for their ConfigMaps and Secrets),
-    // so everything that differs goes out at once.
-    let invalid: Observation['invalid'];
-    // Roles go first: the API server checks a new RoleBinding against its Role (RBAC escalation
-    // prevention) and refuses it while the Role is missing, unless the caller may bind anything,
-    // which mqop's own RBAC (charts/mqop) does not allow.
-    const changed = desired.filter((o) => needsApply(o, this.cached(o)));
-    const roles = changed.filter((o) => o.kind === 'Role');
-    const rest = changed.filter((o) => o.kind !== 'Role');
-    const toApply = [...roles, ...rest];
-    const apply = (objs: K8sObject[]) =>
-      Promise.allSettled(objs.map((o) => this.client.apply(o as KubeObject)));
-    const results = [...(await apply(roles)), ...(await apply(rest))];
-    for (const [i, r] of results.entries()) {
-      if (r.status === 'fulfilled') continue;
-      const e = r.reason;
-      if (e instanceof ApiError && (e.status === 422 || e.status === 400)) {
-        const o = toApply[i];
-        invalid = { reason: 'InvalidConfiguration', message: `${o?.kind} ${o?.metadata.name}: ${e.message}` };
-        continue;
-      }
-      throw e;
-    }
-    let waiting: Observation['waitingFor'];
+    const { desired, patches } = this.memo.render(key, q, secrets.value as SecretInputs);
+    const { invalid } = await applyObjects(this.client, this.caches, desired);
+    let waitingFor: Observation['waitingFor'];
     if (!invalid) {
-      for (const p of patches) {
-        try {
-          await this.applyPatch(cr, p);
-        } catch (e) {
-          if (!(e instanceof ApiError && e.status === 404)) throw e;
-          waiting = {
-            reason: 'SidecarTargetMissing',
-            message: `Deployment ${p.metadata.name} (zeromq.sidecarFor) does not exist`,
-          };
-        }
-      }
-      await this.prune(cr, desired);
-      // Sidecars only ever go out with the finalizer in place: without it there are none to look
-      // for (and no list of every Deployment in the namespace on each reconcile).
-      if (cr.spec.engine === 'zeromq' && cr.metadata.finalizers?.includes(FINALIZER))
-        await this.removeStaleSidecars(cr, patches);
-      // Nothing left that garbage collection would not clean up: the finalizer goes (a spec
-      // change dropped deleteClaim or the last sidecar target).
-      if (!needsFinalizer(cr) && cr.metadata.finalizers?.includes(FINALIZER)) await this.dropFinalizer(cr);
+      ({ waitingFor } = await applyPatches(this.client, q, patches));
+      await prune(this.client, this.caches, q, desired, this.log);
+      // Patches only ever go out with the finalizer in place: without it there are none to look
+      // for (and no list of the namespace's objects on each reconcile).
+      if (hasFinalizer(cr)) await removeStalePatches(this.client, q, patches, this.log);
+      // Nothing left that garbage collection would not clean up: the finalizer goes (a spec change
+      // dropped deleteClaim or the last patch target).
+      if (!needsFinalizer(q) && hasFinalizer(cr)) await dropFinalizer(this.client, cr);
     }
 
-    const ep = engineModule(cr.spec.engine).endpoint(ctx);
     const observation: Observation = {
       ...base,
-      workloads: this.observeWorkloads(desired),
+      workloads: observeWorkloads(this.caches, desired),
       invalid,
-      waitingFor: waiting,
-      endpoint: ep,
-      connectionSecret: ctx.names.connection,
+      waitingFor,
+      endpoint: q.endpoint,
+      connectionSecret: q.names.connection,
     };
-    const status = await this.writeStatus(cr, observation);
-    const ready = status.conditions?.find((c) => c.type === READY)?.status === 'True';
-    const smokeIn = this.smoke?.observe(
-      { ...cr, status: { ...status, smokeTest: cr.status?.smokeTest } },
-      ready,
+    const { after, handedOverSince } = await this.status(key, cr, observation, smoke);
+    const ready = after.conditions?.find((c) => c.type === READY)?.status === 'True';
+    // A result that arrived during this reconcile is written by the next one; only then is the
+    // next run due (the status read here would be one result behind).
+    const smokeIn = handedOverSince ? undefined : this.smoke?.observe({ ...cr, status: after }, q, ready);
+    const requeue = [waitingFor ? WAITING_REQUEUE_MS : undefined, smokeIn].filter(
+      (x): x is number => x !== undefined,
     );
-    const requeue = [waiting ? 30_000 : undefined, smokeIn].filter((x): x is number => x !== undefined);
     return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
   }
 
-  /**
-   * render() is pure, so its result is remembered per MessageQueue until an input changes: most
-   * reconciles are triggered by our own writes echoing back through the watches and change nothing.
-   */
-  private rendered(
-    cr: MessageQueue & KubeObject,
-    credentials: { username: string; password: string } | undefined,
-    internal: Record<string, string>,
-  ): { desired: K8sObject[]; patches: K8sObject[] } {
-    const key = `${cr.metadata.namespace}/${cr.metadata.name}`;
-    const fingerprint = createHash('sha256')
-      .update(JSON.stringify([cr.metadata.uid, cr.metadata.generation, cr.spec, credentials, internal]))
-      .digest('hex');
-    const hit = this.renderMemo.get(key);
-    if (hit?.fingerprint === fingerprint) return hit;
-    const { objects, patches } = render(cr, { credentials, internal, operator: this.operatorInputs() });
-    const entry = { fingerprint, desired: objects.map((o) => withDesiredHash(o)), patches };
-    this.renderMemo.set(key, entry);
-    return entry;
-  }
-
-  /** Drops remembered renders of MessageQueues that are gone. */
-  forget(key: string): void {
-    this.renderMemo.delete(key);
-  }
-
-  private operatorInputs() {
-    return {
-      image: this.opts.operatorImage,
-      namespace: this.opts.operatorNamespace,
-      imageRegistry: this.opts.imageRegistry,
-    };
-  }
-
-  private cached(o: K8sObject): KubeObject | undefined {
-    return this.caches.owned
-      .get(`${o.apiVersion}/${o.kind}`)
-      ?.get(o.metadata.namespace as string, o.metadata.name);
-  }
-
-  /** Sidecar containers go into the user's Deployment with their own field manager. */
-  private async applyPatch(cr: MessageQueue, p: K8sObject): Promise<void> {
-    const current = await this.client.get<
-      KubeObject & { spec?: { template?: { spec?: { containers?: { name: string }[] } } } }
-    >(DEPLOYMENT, p.metadata.namespace as string, p.metadata.name);
-    const want = withDesiredHash(p);
-    const hash = want.metadata.annotations?.[DESIRED_HASH_ANNOTATION];
-    if (current.metadata.annotations?.[`${DESIRED_HASH_ANNOTATION}-${cr.metadata.name}`] === hash) return;
-    const body = {
-      ...p,
-      metadata: {
-        ...p.metadata,
-        annotations: {
-          ...(p.metadata.annotations ?? {}),
-          [`${DESIRED_HASH_ANNOTATION}-${cr.metadata.name}`]: hash,
-        },
-      },
-    };
-    await this.client.apply(body as KubeObject, sidecarManager(cr));
-  }
-
-  /** Takes the sidecar out of Deployments that were dropped from `zeromq.sidecarFor`. */
-  private async removeStaleSidecars(cr: MessageQueue, patches: K8sObject[]): Promise<void> {
-    const ns = cr.metadata.namespace as string;
-    const marker =
-      patches[0]?.metadata.annotations?.[PATCH_ANNOTATION] ?? `zeromq-sidecar/${cr.metadata.name}`;
-    const wanted = new Set(patches.map((p) => p.metadata.name));
-    const deployments = await this.client.list(DEPLOYMENT, ns);
-    for (const d of deployments.items) {
-      if (d.metadata.annotations?.[PATCH_ANNOTATION] !== marker || wanted.has(d.metadata.name)) continue;
-      this.log.info({ deployment: d.metadata.name, namespace: ns }, 'removing the ZeroMQ sidecar');
-      await this.removeSidecar(cr, d.metadata.name);
-    }
-  }
-
-  /** Applying an empty object with the sidecar's manager removes every field that manager owned. */
-  private async removeSidecar(cr: MessageQueue, target: string): Promise<void> {
-    try {
-      await this.client.apply(
-        {
-          apiVersion: 'apps/v1',
-          kind: 'Deployment',
-          metadata: { name: target, namespace: cr.metadata.namespace },
-        },
-        sidecarManager(cr),
-      );
-    } catch (e) {
-      if (!(e instanceof ApiError && (e.status === 404 || e.status === 422))) throw e;
-    }
-  }
-
-  /** Deletes owned objects no longer desired (e.g. the PDB after scaling to one replica). */
-  private async prune(cr: MessageQueue, desired: K8sObject[]): Promise<void> {
-    const ns = cr.metadata.namespace as string;
-    const names = renderContext(cr).names;
-    const keep = new Set([`Secret/${names.credentials}`, `Secret/${names.internal}`]);
-    const owned: KubeObject[] = [];
-    for (const inf of this.caches.owned.values()) {
-      owned.push(...inf.list(ns).filter((o) => o.metadata.labels?.[OWNER_LABEL] === cr.metadata.name));
-    }
-    for (const o of prunable(owned, desired, cr.metadata.uid as string, keep)) {
-      this.log.info(
-        { kind: o.kind, name: o.metadata.name, namespace: ns },
-        'pruning object no longer desired',
-      );
-      await this.client.delete(typeOf(o), ns, o.metadata.name);
-    }
-    void objectKey;
-  }
-
-  private observeWorkloads(desired: K8sObject[]): WorkloadObservation[] {
-    return desired
-      .filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment')
-      .map((o) => {
-        const w = this.cached(o) as Workload | undefined;
-        const replicas = (o as unknown as { spec: { replicas: number } }).spec.replicas;
-        return {
-          name: o.metadata.name,
-          replicas,
-          readyReplicas: w?.status?.readyReplicas ?? 0,
-          updatedReplicas: w?.status?.updatedReplicas ?? 0,
-          upToDate: w !== undefined && (w.status?.observedGeneration ?? -1) >= (w.metadata.generation ?? 0),
-        };
-      });
-  }
-
-  /** Patches status when it changed (never `smokeTest`, which the smoke scheduler owns). */
-  private async writeStatus(cr: MessageQueue & KubeObject, o: Observation): Promise<MessageQueueStatus> {
-    const next = computeStatus(cr, o, new Date().toISOString());
-    const { smokeTest: _ignored, ...mine } = next;
-    const { smokeTest: _old, ...prev } = cr.status ?? {};
-    if (!statusChanged(prev, mine)) return mine;
-    await this.client.mergePatch(
-      MESSAGE_QUEUE,
-      cr.metadata.namespace as string,
-      cr.metadata.name,
-      { status: mine },
-      'status',
-    );
-    await this.emitTransitions(cr, prev.conditions, mine.conditions);
-    return mine;
-  }
-
-  private async emitTransitions(
-    cr: MessageQueue & KubeObject,
-    before: Condition[] | undefined,
-    after: Condition[] | undefined,
-  ): Promise<void> {
-    for (const type of [READY, STALLED]) {
-      const a = before?.find((c) => c.type === type);
-      const b = after?.find((c) => c.type === type);
-      if (!b || a?.status === b.status) continue;
-      if (type === READY && b.status === 'True') await this.event(cr, 'Normal', 'Ready', b.message);
-      if (type === READY && b.status === 'False' && a?.status === 'True')
-        await this.event(cr, 'Warning', 'NotReady', b.message);
-      if (type === STALLED && b.status === 'True') await this.event(cr, 'Warning', b.reason, b.message);
-    }
-  }
-
-  /** Records an Event on the MessageQueue. Messages never contain secrets. */
-  async event(
-    cr: MessageQueue & KubeObject,
-    type: 'Normal' | 'Warning',
-    reason: string,
-    message: string,
-  ): Promise<void> {
-    const now = new Date().toISOString();
-    try {
-      await this.client.create({
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: {
-          name: `${cr.metadata.name}.${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`,
-          namespace: cr.metadata.namespace,
-        },
-        involvedObject: {
-          apiVersion: cr.apiVersion,
-          kind: cr.kind,
-          name: cr.metadata.name,
-          namespace: cr.metadata.namespace,
-          uid: cr.metadata.uid,
-        },
-        reason,
-        message: message.slice(0, 1024),
-        type,
-        source: { component: 'mqop' },
-        reportingComponent: 'mqop.dev/operator',
-        reportingInstance: this.opts.instance ?? 'mqop',
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      } as KubeObject);
-    } catch (e) {
-      this.log.warn({ err: (e as Error).message, reason }, 'could not record event');
-    }
-    void EVENT;
+  /** The status step, then its Events: condition transitions and the smoke result it wrote. */
+  private async status(key: string, cr: Mq, o: Observation, smoke: SmokeOutcome | undefined) {
+    const { before, after, written } = await writeStatus(this.client, cr, o);
+    const handedOverSince = this.smokeResults.get(key) !== smoke;
+    if (smoke && !handedOverSince) this.smokeResults.delete(key);
+    if (written)
+      for (const e of transitionEvents(before?.conditions, after.conditions)) await this.events.record(cr, e);
+    if (smoke) await this.events.record(cr, smokeEvent(smoke.status, smoke.durationMillis));
+    return { after, handedOverSince };
   }
 
   /**
-   * Deletion: remove sidecars from the user's Deployments, delete claims when deleteClaim is set,
+   * Deletion: take the patches out of the user's objects, delete claims when deleteClaim is set,
    * then drop the finalizer. A terminating namespace is never held up.
    */
-  private async finalize(cr: MessageQueue & KubeObject): Promise<ReconcileOutcome | undefined> {
-    const ns = cr.metadata.namespace as string;
-    if (!cr.metadata.finalizers?.includes(FINALIZER)) return undefined;
+  private async finalize(cr: Mq, q: ResolvedQueue): Promise<ReconcileOutcome | undefined> {
+    if (!hasFinalizer(cr)) return undefined;
     const nsObj = await this.client.getOrUndefined<KubeObject & { status?: { phase?: string } }>(
       NAMESPACE,
       undefined,
-      ns,
+      q.namespace,
     );
     const terminating =
       !nsObj || nsObj.metadata.deletionTimestamp !== undefined || nsObj.status?.phase === 'Terminating';
     if (!terminating) {
-      if (cr.spec.engine === 'zeromq') await this.removeStaleSidecars(cr, []);
-      if (cr.spec.storage?.deleteClaim) {
-        const claims = await this.client.list(PVC, ns, `${OWNER_LABEL}=${cr.metadata.name}`);
-        for (const c of claims.items) await this.client.delete(PVC, ns, c.metadata.name);
-      }
+      await removeStalePatches(this.client, q, [], this.log);
+      if (q.storage.deleteClaim) await deleteClaims(this.client, q);
     }
-    await this.dropFinalizer(cr);
+    await dropFinalizer(this.client, cr);
     return undefined;
-  }
-
-  private async dropFinalizer(cr: MessageQueue & KubeObject): Promise<void> {
-    const finalizers = (cr.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
-    // resourceVersion: a compare-and-swap, as when it was added.
-    await this.client.mergePatch(MESSAGE_QUEUE, cr.metadata.namespace as string, cr.metadata.name, {
-      metadata: { finalizers, resourceVersion: cr.metadata.resourceVersion },
-    });
   }
 }

@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { smokeTimeoutSeconds } from '../api/resolve.ts';
 import type { MessageQueue } from '../api/types.ts';
-import {
-  SMOKE_RETRY_MS,
-  smokeDue,
-  smokeRetryMs,
-  smokeStatus,
-  smokeStatusPatch,
-  smokeTimeoutSeconds,
-} from './smoke-scheduler.ts';
+import { SMOKE_RETRY_MS, smokeDue, smokeRetryMs, smokeStatus } from './smoke-scheduler.ts';
+import { smokeStatusPatch } from './steps/status.ts';
 
 const cr = (over: Partial<MessageQueue> = {}): MessageQueue => ({
   apiVersion: 'mqop.dev/v1alpha1',

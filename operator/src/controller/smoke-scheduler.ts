@@ -1,24 +1,18 @@
 /**
  * Runs each ready MessageQueue's smoke test every `intervalSeconds`, and at once when the
- * annotation `mqop.dev/run-smoke-test` gets a new value. Results go to `status.smokeTest` (a
- * merge patch of that field only), a metric and an Event. Runs are asynchronous and bounded, so a
- * slow or dead broker never blocks reconciles, and never takes the operator down.
+ * annotation `mqop.dev/run-smoke-test` gets a new value. Runs are asynchronous and bounded, so a
+ * slow or dead broker never blocks reconciles, and never takes the operator down. The scheduler
+ * writes no status: it hands each result to the reconciler, whose status step writes it together
+ * with the SmokeTestPassed condition.
  */
 
-import { smokeTestFor } from '../../../smoke-tests/src/index.ts';
+import { failedResult, smokeTestFor } from '../../../smoke-tests/src/index.ts';
 import type { SmokeResult, SmokeTarget } from '../../../smoke-tests/src/types.ts';
+import type { ResolvedQueue } from '../api/resolve.ts';
 import { type MessageQueue, RUN_SMOKE_TEST_ANNOTATION, type SmokeTestStatus } from '../api/types.ts';
-import { renderContext } from '../render/context.ts';
-import type { Logger } from '../runtime/logger.ts';
-import type { Metrics } from '../runtime/metrics.ts';
-import type { KubeClient, KubeObject } from './kube-client.ts';
-import { MESSAGE_QUEUE, SECRET } from './resources.ts';
-
-/** Timeout when the spec sets none: a minute, but never more than half the interval. */
-export function smokeTimeoutSeconds(cr: MessageQueue): number {
-  const s = cr.spec.smokeTest ?? {};
-  return s.timeoutSeconds ?? Math.max(1, Math.min(60, Math.floor((s.intervalSeconds ?? 300) / 2)));
-}
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { KubeObject } from './kube-client.ts';
 
 export interface Due {
   due: boolean;
@@ -40,14 +34,6 @@ export function smokeRetryMs(last: SmokeTestStatus | undefined, intervalMs: numb
   const failures = last?.result === 'Failed' ? Math.max(1, last.consecutiveFailures ?? 1) : 0;
   if (failures === 0) return intervalMs;
   return Math.min(intervalMs, SMOKE_RETRY_MS * 2 ** Math.min(failures - 1, 20));
-}
-
-/**
- * The merge patch for `status.smokeTest`: a merge patch keeps keys it does not mention, so a pass
- * says `errorKind: null` to drop the previous failure's kind.
- */
-export function smokeStatusPatch(status: SmokeTestStatus): Record<string, unknown> {
-  return { status: { smokeTest: { ...status, ...(status.errorKind ? {} : { errorKind: null }) } } };
 }
 
 /** Whether a smoke test is due now. Pure given `now`. */
@@ -92,132 +78,98 @@ type Secret = KubeObject & { data?: Record<string, string> };
 /** Connection-Secret keys that are never passed on as extras. */
 const SECRET_KEYS = new Set(['password', 'uri', 'username']);
 
+/** One finished run, as handed to the reconciler. */
+export interface SmokeOutcome {
+  status: SmokeTestStatus;
+  durationMillis: number;
+}
+
+export interface SmokeSchedulerOptions {
+  maxConcurrent?: number;
+  /** Reads a Secret of the MessageQueue's namespace from the informer cache. */
+  secret: (namespace: string, name: string) => KubeObject | undefined;
+  /** Receives each result; the reconciler writes it to status and records the Event. */
+  onResult: (key: string, outcome: SmokeOutcome) => void;
+}
+
 export class SmokeScheduler {
   private readonly running = new Set<string>();
-  private readonly client: KubeClient;
   private readonly log: Logger;
   private readonly metrics: Metrics;
-  private readonly maxConcurrent: number;
-  private readonly onDone: (key: string) => void;
-  private readonly emit: (
-    cr: MessageQueue & KubeObject,
-    type: 'Normal' | 'Warning',
-    reason: string,
-    msg: string,
-  ) => Promise<void>;
+  private readonly opts: SmokeSchedulerOptions;
 
-  constructor(
-    client: KubeClient,
-    log: Logger,
-    metrics: Metrics,
-    opts: {
-      maxConcurrent?: number;
-      onDone: (key: string) => void;
-      event: (
-        cr: MessageQueue & KubeObject,
-        type: 'Normal' | 'Warning',
-        reason: string,
-        msg: string,
-      ) => Promise<void>;
-    },
-  ) {
-    this.client = client;
+  constructor(log: Logger, metrics: Metrics, opts: SmokeSchedulerOptions) {
     this.log = log;
     this.metrics = metrics;
-    this.maxConcurrent = opts.maxConcurrent ?? 2;
-    this.onDone = opts.onDone;
-    this.emit = opts.event;
+    this.opts = opts;
   }
 
   /**
-   * Called by the reconciler after each sync; starts a run when due. Returns when to look again
-   * (the reconciler requeues the key then), or undefined when nothing is scheduled.
+   * Called by the reconciler after each status write; starts a run when due. Returns when to look
+   * again (the reconciler requeues the key then), or undefined when nothing is scheduled.
    */
-  observe(cr: MessageQueue & KubeObject, ready: boolean): number | undefined {
-    const key = `${cr.metadata.namespace}/${cr.metadata.name}`;
-    if (this.running.has(key)) return undefined; // onDone requeues it
+  observe(cr: MessageQueue & KubeObject, q: ResolvedQueue, ready: boolean): number | undefined {
+    const key = `${q.namespace}/${q.name}`;
+    if (this.running.has(key)) return undefined; // onResult requeues it
+    if (!q.smokeTest.enabled || !ready) return undefined;
     const due = smokeDue(cr, ready, Date.now());
-    if (cr.spec.smokeTest?.enabled === false || !ready) return undefined;
     if (!due.due) return due.inMs;
-    if (this.running.size >= this.maxConcurrent) return 2000;
+    if (this.running.size >= (this.opts.maxConcurrent ?? 2)) return 2000;
     this.running.add(key);
-    void this.run(cr, due.trigger).finally(() => {
-      this.running.delete(key);
-      this.onDone(key);
-    });
+    const previous = cr.status?.smokeTest;
+    void this.run(q, due.trigger)
+      .then((result) => {
+        const status = smokeStatus(result, previous, new Date().toISOString(), due.trigger);
+        this.running.delete(key);
+        this.opts.onResult(key, { status, durationMillis: result.durationMillis });
+      })
+      .catch((e) => {
+        // run() never throws; this only guards the hand-over.
+        this.running.delete(key);
+        this.log.warn({ key, err: (e as Error).message }, 'smoke test hand-over failed');
+      });
     return undefined;
   }
 
-  private async run(cr: MessageQueue & KubeObject, trigger?: string): Promise<void> {
-    const ns = cr.metadata.namespace as string;
-    const engine = cr.spec.engine;
-    const ctx = renderContext(cr);
+  private async run(q: ResolvedQueue, trigger?: string): Promise<SmokeResult> {
+    const engine = q.engine;
     let result: SmokeResult;
     try {
-      const target = await this.target(cr, ctx.names.connection);
-      const spec = cr.spec.smokeTest ?? {};
-      result = await smokeTestFor(engine).run(target, {
-        messages: spec.messages ?? 10,
-        messageBytes: spec.messageBytes ?? 1024,
-        timeoutSeconds: smokeTimeoutSeconds(cr),
+      result = await smokeTestFor(engine).run(this.target(q), {
+        messages: q.smokeTest.messages,
+        messageBytes: q.smokeTest.messageBytes,
+        timeoutSeconds: q.smokeTest.timeoutSeconds,
       });
     } catch (e) {
       // A smoke test must never take the operator down: anything thrown is a failed run.
-      result = {
-        ok: false,
-        produced: 0,
-        consumed: 0,
-        lost: 0,
-        duplicated: 0,
-        outOfOrder: 0,
-        p50Millis: 0,
-        p99Millis: 0,
-        durationMillis: 0,
-        errorKind: 'protocol',
-        message: (e as Error).message,
-      };
+      result = failedResult('protocol', (e as Error).message);
     }
-    const labels = { namespace: ns, name: cr.metadata.name, engine };
+    const labels = { namespace: q.namespace, name: q.name, engine };
     this.metrics.smokeRuns.inc({ engine, result: result.ok ? 'passed' : 'failed' });
     this.metrics.smokeResult.set(labels, result.ok ? 1 : 0);
     if (result.ok) this.metrics.smokeLatency.set(labels, result.p99Millis);
-    const status = smokeStatus(result, cr.status?.smokeTest, new Date().toISOString(), trigger);
-    try {
-      await this.client.mergePatch(MESSAGE_QUEUE, ns, cr.metadata.name, smokeStatusPatch(status), 'status');
-      await this.emit(
-        cr,
-        result.ok ? 'Normal' : 'Warning',
-        result.ok ? 'SmokeTestPassed' : 'SmokeTestFailed',
-        result.ok
-          ? `${result.consumed}/${result.produced} messages in ${Math.round(result.durationMillis)} ms, p99 ${status.p99Millis} ms`
-          : `${result.errorKind ?? 'error'}: ${status.message}`,
-      );
-    } catch (e) {
-      this.log.warn(
-        { key: `${ns}/${cr.metadata.name}`, err: (e as Error).message },
-        'could not record the smoke-test result',
-      );
-    }
     this.log.info(
       {
-        key: `${ns}/${cr.metadata.name}`,
+        key: `${q.namespace}/${q.name}`,
         engine,
         ok: result.ok,
         errorKind: result.errorKind,
         p99: result.p99Millis,
+        trigger,
       },
       'smoke test',
     );
+    return result;
   }
 
-  /** The broker's address and credentials, from the connection Secret mqop rendered. */
-  private async target(cr: MessageQueue, secretName: string): Promise<SmokeTarget> {
-    const s = await this.client.get<Secret>(SECRET, cr.metadata.namespace as string, secretName);
+  /** The broker's address and credentials: the resolved endpoint and the cached connection Secret. */
+  private target(q: ResolvedQueue): SmokeTarget {
+    const s = this.opts.secret(q.namespace, q.names.connection) as Secret | undefined;
+    if (!s) throw new Error(`the connection Secret ${q.names.connection} is not there yet`);
     const data = Object.fromEntries(
       Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
     );
-    const url = cr.status?.endpoint?.url ?? '';
     const extra = Object.fromEntries(Object.entries(data).filter(([k]) => !SECRET_KEYS.has(k)));
-    return { url, username: data.username, password: data.password, extra };
+    return { url: q.endpoint.url, username: data.username, password: data.password, extra };
   }
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { MessageQueue, MessageQueueSpec } from '../api/types.ts';
 import { renderContext } from '../render/context.ts';
 import { type K8sObject, render } from '../render/render.ts';
-import { activemq, activemqSize, activemqXml, byteCount, propertiesEscape, xmlAttr } from './activemq.ts';
+import { activemqSize, activemqXml, byteCount, propertiesEscape, xmlAttr } from './activemq.ts';
 
 const cr = (spec: Partial<MessageQueueSpec> = {}): MessageQueue => ({
   apiVersion: 'mqop.dev/v1alpha1',
@@ -245,7 +245,7 @@ test('endpoint and binding: AMQP on the client Service, OpenWire as an extra, cr
   assert.equal(secretText(conn, 'uri'), `amqp://mqop:${encodeURIComponent(PASSWORD)}@${host}:5672`);
   assert.equal(secretText(conn, 'openwire.url'), `tcp://${host}:61616`);
   const ctx = renderContext(cr(), inputs);
-  assert.deepEqual(activemq.endpoint(ctx), { host, port: 5672, url: `amqp://${host}:5672` });
+  assert.deepEqual(ctx.endpoint, { host, port: 5672, url: `amqp://${host}:5672` });
 });
 
 test('rendering is deterministic', () => {

@@ -333,13 +333,8 @@ export const activemq: EngineModule = {
   name: 'activemq',
   internal: {},
 
-  endpoint(ctx) {
-    const host = ctx.serviceHost(ctx.names.workload);
-    return { host, port: AMQP_PORT, url: `amqp://${host}:${AMQP_PORT}` };
-  },
-
   binding(ctx) {
-    const { host } = this.endpoint(ctx);
+    const { host } = ctx.endpoint;
     const user = encodeURIComponent(ctx.credentials.username);
     const pw = encodeURIComponent(ctx.credentials.password);
     return {

@@ -328,13 +328,8 @@ export const kafka: EngineModule = {
     [CLUSTER_PASSWORD_KEY]: (r) => Buffer.from(r.subarray(16, 32)).toString('hex'),
   },
 
-  endpoint(ctx) {
-    const host = ctx.serviceHost(ctx.names.workload);
-    return { host, port: CLIENT_PORT, url: `kafka://${host}:${CLIENT_PORT}` };
-  },
-
   binding(ctx) {
-    const ep = this.endpoint(ctx);
+    const ep = ctx.endpoint;
     return {
       type: 'kafka',
       uri: ep.url,

@@ -346,7 +346,7 @@ describe('rabbitmq renderer', () => {
 
   test('endpoint and binding', () => {
     const ctx = renderContext(cr(), inputs);
-    assert.deepEqual(rabbitmq.endpoint(ctx), {
+    assert.deepEqual(ctx.endpoint, {
       host: 'orders-rabbitmq.shop.svc.cluster.local',
       port: 5672,
       url: 'amqp://orders-rabbitmq.shop.svc.cluster.local:5672',

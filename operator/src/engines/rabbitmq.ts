@@ -31,8 +31,8 @@
  */
 import type { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
+import { objectLabels } from '../api/labels.ts';
 import type { RenderContext } from '../render/context.ts';
-import { objectLabels } from '../render/labels.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
 import {
   clientService,
@@ -219,14 +219,9 @@ export const rabbitmq: EngineModule = {
   name: 'rabbitmq',
   internal: { [ERLANG_COOKIE_KEY]: (r) => Buffer.from(r).toString('hex') },
 
-  endpoint(ctx) {
-    const host = ctx.serviceHost(ctx.names.workload);
-    return { host, port: AMQP_PORT, url: `amqp://${host}:${AMQP_PORT}` };
-  },
-
   /** `uri` targets the default vhost `/` (`%2f`); `management.url` is the HTTP API and UI. */
   binding(ctx) {
-    const ep = this.endpoint(ctx);
+    const ep = ctx.endpoint;
     const user = encodeURIComponent(ctx.credentials.username);
     const pass = encodeURIComponent(ctx.credentials.password);
     return {

@@ -151,21 +151,8 @@ export const redis: EngineModule = {
   name: 'redis',
   internal: {},
 
-  endpoint(ctx) {
-    if (replicated(ctx)) {
-      const host = ctx.serviceHost(ctx.names.companion);
-      return {
-        host,
-        port: SENTINEL_PORT,
-        url: `redis+sentinel://${host}:${SENTINEL_PORT}/${SENTINEL_MASTER}`,
-      };
-    }
-    const host = ctx.serviceHost(ctx.names.workload);
-    return { host, port: REDIS_PORT, url: `redis://${host}:${REDIS_PORT}` };
-  },
-
   binding(ctx) {
-    const ep = this.endpoint(ctx);
+    const ep = ctx.endpoint;
     const pw = encodeURIComponent(ctx.credentials.password);
     if (replicated(ctx)) {
       return {

@@ -274,13 +274,8 @@ export const rocketmq: EngineModule = {
     [INNER_SECRET_KEY]: (r) => Buffer.from(r).toString('hex'),
   },
 
-  endpoint(ctx) {
-    const host = ctx.serviceHost(ctx.names.workload);
-    return { host, port: GRPC_PORT, url: `rocketmq://${host}:${GRPC_PORT}` };
-  },
-
   binding(ctx) {
-    const ep = this.endpoint(ctx);
+    const ep = ctx.endpoint;
     return {
       type: 'rocketmq',
       uri: ep.url,

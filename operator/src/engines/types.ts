@@ -1,10 +1,11 @@
 /**
- * The one small interface every engine module implements. Adding a seventh engine means one new
- * file in this folder, one line in `index.ts` and one row in `api/engines.ts`.
+ * The one small interface every engine module implements. What else a new engine needs (its row
+ * in `api/engines.ts`, its line in `index.ts`, a smoke test, an image recipe, golden files) is the
+ * checklist in `docs/architecture.md`.
  */
 import type { Chart } from 'cdk8s';
 import type { EngineName } from '../api/engines.ts';
-import type { Endpoint } from '../api/types.ts';
+import type { ResolvedQueue } from '../api/resolve.ts';
 import type { RenderContext } from '../render/context.ts';
 
 /** What the servicebinding.io connection Secret says about the broker, beyond the endpoint. */
@@ -17,6 +18,23 @@ export interface Binding {
   extra?: Record<string, string>;
 }
 
+/**
+ * Objects of the user's that an engine patches: rendered as partial objects marked with
+ * `PATCH_ANNOTATION`, server-side applied with a field manager of their own and no owner
+ * reference, and taken out again when no longer wanted (ZeroMQ: sidecars in Deployments). The
+ * controller handles them generically from this description.
+ */
+export interface UserObjectPatches {
+  apiVersion: string;
+  kind: string;
+  /** The spec field that names the targets, for status messages (e.g. `zeromq.sidecarFor`). */
+  field: string;
+  /** The `PATCH_ANNOTATION` value on this MessageQueue's patches: how stale ones are found. */
+  marker(q: Pick<ResolvedQueue, 'name'>): string;
+  /** Whether this MessageQueue wants any patch now (then deletion needs a finalizer). */
+  wanted(q: ResolvedQueue): boolean;
+}
+
 export interface EngineModule {
   name: EngineName;
   /**
@@ -25,10 +43,10 @@ export interface EngineModule {
    * and returns the value in the engine's format; render reads them back from `ctx.internal`.
    */
   internal: Record<string, (random: Uint8Array) => string>;
-  /** Where clients connect. Never a secret. */
-  endpoint(ctx: RenderContext): Endpoint;
-  /** servicebinding.io fields for the connection Secret. */
+  /** servicebinding.io fields for the connection Secret (the endpoint is `ctx.endpoint`). */
   binding(ctx: RenderContext): Binding;
   /** Adds this engine's objects to the chart. Pure: no I/O, no clock, no randomness. */
   render(chart: Chart, ctx: RenderContext): void;
+  /** Set when the engine patches objects the user owns. */
+  patches?: UserObjectPatches;
 }

@@ -52,13 +52,18 @@ const healthProbe = (p: number): k8s.Probe => ({
   failureThreshold: 3,
 });
 
+/** Marks the sidecar patches of one MessageQueue in the user's Deployments. */
+const sidecarMarker = (q: { name: string }) => `zeromq-sidecar/${q.name}`;
+
 export const zeromq: EngineModule = {
   name: 'zeromq',
   internal: {},
-
-  endpoint(ctx) {
-    const host = ctx.serviceHost(ctx.names.workload);
-    return { host, port: FRONTEND_PORT, url: `tcp://${host}:${FRONTEND_PORT}` };
+  patches: {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    field: 'zeromq.sidecarFor',
+    marker: sidecarMarker,
+    wanted: (q) => q.zeromq.sidecarFor.length > 0,
   },
 
   binding(ctx) {
@@ -128,7 +133,7 @@ export const zeromq: EngineModule = {
         kind: 'Deployment',
         metadata: {
           name: target,
-          annotations: { [PATCH_ANNOTATION]: `zeromq-sidecar/${ctx.name}` },
+          annotations: { [PATCH_ANNOTATION]: sidecarMarker(ctx) },
         },
         spec: {
           template: {

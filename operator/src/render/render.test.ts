@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ENGINE_TRAITS, ENGINES, type EngineName } from '../api/engines.ts';
+import { rewriteRegistry } from '../api/resolve.ts';
 import type { MessageQueue, MessageQueueSpec } from '../api/types.ts';
 import { engineModule } from '../engines/index.ts';
-import { renderContext, rewriteRegistry } from './context.ts';
+import { renderContext } from './context.ts';
 import { type K8sObject, render } from './render.ts';
 
 // Deep reads into rendered JSON in assertions; a wrong path fails the assertion.
@@ -72,9 +73,23 @@ describe('render, for every engine', () => {
     });
 
     test(`${engine}: the endpoint (published in status) never carries a secret`, () => {
-      const ep = engineModule(engine).endpoint(renderContext(cr({ engine, replicas: 1 }), inputs(engine)));
+      const ep = renderContext(cr({ engine, replicas: 1 }), inputs(engine)).endpoint;
       assert.ok(!JSON.stringify(ep).includes(PASSWORD));
       assert.match(ep.url, /^[a-z+]+:\/\/orders-[a-z-]+\.shop\.svc\.cluster\.local:\d+/);
+    });
+
+    test(`${engine}: the resolved endpoint is a port of a rendered Service (the engine table and the module agree)`, () => {
+      for (const replicas of ENGINE_TRAITS[engine].replicas.allowed.slice(0, 2)) {
+        const ctx = renderContext(cr({ engine, replicas }), inputs(engine));
+        const service = ctx.endpoint.host.split('.')[0];
+        const [svc] = find(render(cr({ engine, replicas }), inputs(engine)).objects, 'Service', service);
+        assert.ok(svc, `no Service ${service} for the endpoint ${ctx.endpoint.url}`);
+        const ports = (svc as Any).spec.ports.map((p: { port: number }) => p.port);
+        assert.ok(
+          ports.includes(ctx.endpoint.port),
+          `${service} has ports ${ports}, not ${ctx.endpoint.port}`,
+        );
+      }
     });
 
     test(`${engine}: the same CR with other credentials changes only Secrets and pod hashes`, () => {

@@ -1,15 +1,23 @@
 /**
- * `render(cr, inputs)`: the pure function from a MessageQueue to the Kubernetes objects mqop
- * applies. Engine modules add their own objects; this module adds what every engine shares (the
- * connection Secret, the NetworkPolicy, owner references) and returns plain JSON.
+ * The render entry: the pure function from a resolved MessageQueue (and its Secrets' values) to
+ * the Kubernetes objects mqop applies. Engine modules add their own objects; this module adds what
+ * every engine shares (the connection Secret, the NetworkPolicy, owner references) and returns
+ * plain JSON.
  */
 import { App, Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
+import { objectLabels } from '../api/labels.ts';
+import type { ResolvedQueue } from '../api/resolve.ts';
 import type { MessageQueue } from '../api/types.ts';
-import { API_VERSION, KIND } from '../api/types.ts';
 import { engineModule } from '../engines/index.ts';
-import { type RenderContext, type RenderInputs, renderContext } from './context.ts';
-import { objectLabels } from './labels.ts';
+import {
+  type RenderContext,
+  type RenderInputs,
+  renderContext,
+  type SecretInputs,
+  withSecrets,
+} from './context.ts';
+import { ownerReferences } from './owner.ts';
 import { PATCH_ANNOTATION } from './patch.ts';
 import { secret } from './workload.ts';
 
@@ -42,9 +50,8 @@ export { PATCH_ANNOTATION };
 
 /** servicebinding.io connection Secret: type, provider, host, port, username, password, uri. */
 function connectionSecret(chart: Chart, ctx: RenderContext): void {
-  const mod = engineModule(ctx.engine);
-  const ep = mod.endpoint(ctx);
-  const b = mod.binding(ctx);
+  const ep = ctx.endpoint;
+  const b = engineModule(ctx.engine).binding(ctx);
   const data: Record<string, string> = {
     type: b.type,
     provider: 'mqop',
@@ -92,30 +99,15 @@ function networkPolicy(chart: Chart, ctx: RenderContext): void {
   });
 }
 
-/** Owner reference to the MessageQueue, when it has a uid (it does once it exists). */
-function ownerReference(cr: MessageQueue): unknown[] | undefined {
-  if (!cr.metadata.uid) return undefined;
-  return [
-    {
-      apiVersion: API_VERSION,
-      kind: KIND,
-      name: cr.metadata.name,
-      uid: cr.metadata.uid,
-      controller: true,
-      blockOwnerDeletion: true,
-    },
-  ];
-}
-
-/** Renders every object for a MessageQueue. Pure: same CR and inputs, same bytes. */
-export function render(cr: MessageQueue, inputs: RenderInputs = {}): Rendered {
-  const ctx = renderContext(cr, inputs);
+/** Renders every object for a resolved MessageQueue. Pure: same input, same bytes. */
+export function renderResolved(q: ResolvedQueue, secrets: SecretInputs = {}): Rendered {
+  const ctx = withSecrets(q, secrets);
   const app = new App();
   const chart = new Chart(app, ctx.name, { namespace: ctx.namespace, disableResourceNameHashes: true });
   engineModule(ctx.engine).render(chart, ctx);
   connectionSecret(chart, ctx);
   networkPolicy(chart, ctx);
-  const owners = ownerReference(cr);
+  const owners = ownerReferences(q.cr);
   const objects: K8sObject[] = [];
   const patches: K8sObject[] = [];
   for (const o of chart.toJson() as K8sObject[]) {
@@ -127,4 +119,10 @@ export function render(cr: MessageQueue, inputs: RenderInputs = {}): Rendered {
     }
   }
   return { objects, patches };
+}
+
+/** Resolves and renders in one step (for the CLI and tests; the controller resolves once itself). */
+export function render(cr: MessageQueue, inputs: RenderInputs = {}): Rendered {
+  const ctx = renderContext(cr, inputs);
+  return renderResolved(ctx, ctx);
 }

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import type { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
+import { OWNER_LABEL, objectLabels, selectorLabels } from '../api/labels.ts';
 import type { RenderContext } from './context.ts';
-import { OWNER_LABEL, objectLabels, selectorLabels } from './labels.ts';
 import { restrictedPodSecurityContext } from './security.ts';
 
 /** Name of the data volume (PVC template or emptyDir) in every data-keeping workload. */

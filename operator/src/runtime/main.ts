@@ -8,8 +8,8 @@ import { benchCommand } from '../cli/bench-command.ts';
 import { renderFile } from '../cli/render-command.ts';
 import { smokeCommand } from '../cli/smoke-command.ts';
 import { zmqProxyCommand } from '../cli/zmq-proxy-command.ts';
+import { createLogger } from '../telemetry/logger.ts';
 import { OPERATOR_USAGE, operatorConfig } from './config.ts';
-import { createLogger } from './logger.ts';
 import { runOperator } from './operator.ts';
 
 const USAGE = `mqop - a Kubernetes operator for message queues

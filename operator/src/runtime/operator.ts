@@ -5,7 +5,9 @@
  */
 import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
+import { OWNER_LABEL } from '../api/labels.ts';
 import { type MessageQueue, PLURAL } from '../api/types.ts';
+import { mergeCaches } from '../controller/cache.ts';
 import { Informer } from '../controller/informer.ts';
 import { KubeClient, type KubeObject } from '../controller/kube-client.ts';
 import { LeaderElector } from '../controller/leader-election.ts';
@@ -13,10 +15,9 @@ import { Reconciler } from '../controller/reconciler.ts';
 import { MESSAGE_QUEUE, OWNED_TYPES } from '../controller/resources.ts';
 import { SmokeScheduler } from '../controller/smoke-scheduler.ts';
 import { WorkQueue } from '../controller/work-queue.ts';
-import { OWNER_LABEL } from '../render/labels.ts';
+import { createLogger, type Logger } from '../telemetry/logger.ts';
+import { Metrics } from '../telemetry/metrics.ts';
 import type { OperatorConfig } from './config.ts';
-import { createLogger, type Logger } from './logger.ts';
-import { Metrics } from './metrics.ts';
 
 export interface RunningOperator {
   stop(): Promise<void>;
@@ -88,28 +89,24 @@ export async function runOperator(
       owned.set(key, list);
     }
   }
-  // Merge per-namespace informers behind the single-cache interface the reconciler reads.
-  const merged = <T extends KubeObject>(infs: Informer<T>[]) =>
-    ({
-      get: (ns: string, name: string) => infs.map((i) => i.get(ns, name)).find(Boolean),
-      list: (ns?: string) => infs.flatMap((i) => i.list(ns)),
-    }) as unknown as Informer<T>;
-  reconciler = new Reconciler(
-    client,
-    { messageQueues: merged(mqInformers), owned: new Map([...owned].map(([k, v]) => [k, merged(v)])) },
-    log,
-    metrics,
-    {
-      operatorImage: cfg.operatorImage,
-      operatorNamespace: cfg.operatorNamespace,
+  // Per-namespace informers stand behind one cache per kind.
+  const caches = {
+    messageQueues: mergeCaches(mqInformers),
+    owned: new Map([...owned].map(([k, v]) => [k, mergeCaches(v)])),
+  };
+  reconciler = new Reconciler(client, caches, log, metrics, {
+    operator: {
+      image: cfg.operatorImage,
+      namespace: cfg.operatorNamespace,
       imageRegistry: cfg.imageRegistry,
-      instance: cfg.identity,
     },
-  );
+    instance: cfg.identity,
+  });
+  reconciler.enqueue = (key) => queue.add(key);
   if (cfg.smokeTests) {
-    reconciler.smoke = new SmokeScheduler(client, log, metrics, {
-      onDone: (key) => queue.add(key),
-      event: (cr, type, reason, msg) => reconciler.event(cr, type, reason, msg),
+    reconciler.smoke = new SmokeScheduler(log, metrics, {
+      secret: (ns, name) => caches.owned.get('v1/Secret')?.get(ns, name),
+      onResult: (key, outcome) => reconciler.smokeResult(key, outcome),
     });
   }
   const all = () => [...mqInformers, ...[...owned.values()].flat()];

@@ -21,10 +21,11 @@ import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ENGINES } from '../../src/api/engines.ts';
+import { resolve } from '../../src/api/resolve.ts';
 import type { MessageQueue } from '../../src/api/types.ts';
 import type { KubeObject } from '../../src/controller/kube-client.ts';
-import { FINALIZER, needsFinalizer } from '../../src/controller/reconciler.ts';
 import { MESSAGE_QUEUE, typeOf } from '../../src/controller/resources.ts';
+import { FINALIZER, needsFinalizer } from '../../src/controller/steps/finalizer.ts';
 import { render } from '../../src/render/render.ts';
 import {
   type Cluster,
@@ -499,7 +500,7 @@ describe('against a real API server', () => {
         // cleanup to do.
         assert.equal(
           cr.metadata.finalizers?.includes(FINALIZER) ?? false,
-          needsFinalizer(cr),
+          needsFinalizer(resolve(cr)),
           `${ns}/${name} finalizer`,
         );
         const { objects } = render(cr, {

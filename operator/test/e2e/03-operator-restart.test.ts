@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OWNER_LABEL } from '../../src/render/labels.ts';
+import { OWNER_LABEL } from '../../src/api/labels.ts';
 import { getJson, kubectl, OWNED_KINDS, waitFor, waitReadyAndSmoke } from './e2e.ts';
 
 const KINDS = `${OWNED_KINDS},persistentvolumeclaims`;

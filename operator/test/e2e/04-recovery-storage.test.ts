@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { OWNER_LABEL } from '../../src/render/labels.ts';
+import { OWNER_LABEL } from '../../src/api/labels.ts';
 import {
   apply,
   createNamespace,

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { OWNER_LABEL } from '../../src/api/labels.ts';
 import type { MessageQueue } from '../../src/api/types.ts';
 import { OWNED_TYPES } from '../../src/controller/resources.ts';
-import { OWNER_LABEL } from '../../src/render/labels.ts';
 import { waitFor as integrationWaitFor, ROOT } from '../integration/cluster.ts';
 
 export { ROOT };

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OWNER_LABEL } from '../../src/api/labels.ts';
 import type { MessageQueue } from '../../src/api/types.ts';
 import type { KubeObject } from '../../src/controller/kube-client.ts';
 import { MESSAGE_QUEUE, OWNED_TYPES } from '../../src/controller/resources.ts';
-import { OWNER_LABEL } from '../../src/render/labels.ts';
 import { type Cluster, type OperatorProcess, startCluster, startOperator, waitFor } from './cluster.ts';
 
 let c: Cluster;

@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { ENGINE_TRAITS, type EngineName } from '../../src/api/engines.ts';
+import { MAX_CR_NAME } from '../../src/api/names.ts';
 import type { MessageQueue, MessageQueueSpec } from '../../src/api/types.ts';
-import { MAX_CR_NAME } from '../../src/render/names.ts';
 
 const dnsLabel = (max: number) =>
   fc.stringMatching(/^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$/).filter((s) => s.length <= max && !s.endsWith('-'));

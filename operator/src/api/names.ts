@@ -3,7 +3,7 @@
  * name-length rule is computed from this table, so a name that passes admission always yields
  * valid object names.
  */
-import { ENGINES, type EngineName } from '../api/engines.ts';
+import { ENGINES, type EngineName } from './engines.ts';
 
 /** Kubernetes limit for names that end up in a DNS label (Services, most objects). */
 const DNS_LABEL_MAX = 63;

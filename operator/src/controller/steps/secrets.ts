@@ -1,17 +1,17 @@
 /**
- * The two Secrets mqop creates once and never overwrites: the credentials Secret (`username`,
- * `password`; skipped when `spec.auth.secretName` names the user's own) and the internal Secret
- * with engine-generated values (Erlang cookie, Kafka cluster id ...). Missing keys are added;
+ * Step: Secrets. The two Secrets mqop creates once and never overwrites: the credentials Secret
+ * (`username`, `password`; skipped when `spec.auth.secretName` names the user's own) and the
+ * internal Secret with engine-generated values (Erlang cookie, Kafka cluster id ...). Missing keys are added;
  * existing values are never changed.
  */
 import { randomBytes } from 'node:crypto';
-import { ENGINE_TRAITS } from '../api/engines.ts';
-import type { MessageQueue } from '../api/types.ts';
-import { engineModule } from '../engines/index.ts';
-import { renderContext } from '../render/context.ts';
-import { objectLabels } from '../render/labels.ts';
-import { ApiError, type KubeClient, type KubeObject } from './kube-client.ts';
-import { SECRET } from './resources.ts';
+import { objectLabels } from '../../api/labels.ts';
+import type { ResolvedQueue } from '../../api/resolve.ts';
+import { engineModule } from '../../engines/index.ts';
+import type { SecretInputs } from '../../render/context.ts';
+import { ownerReferences } from '../../render/owner.ts';
+import { ApiError, type Client, type KubeObject } from '../kube-client.ts';
+import { SECRET } from '../resources.ts';
 
 /** Raised when the user's Secret is missing or incomplete: waiting, not failing. */
 export class CredentialsMissing extends Error {}
@@ -34,31 +34,21 @@ const decode = (s: Secret, k: string) =>
   s.data?.[k] ? Buffer.from(s.data[k], 'base64').toString('utf8') : undefined;
 const encode = (v: string) => Buffer.from(v, 'utf8').toString('base64');
 
-function owned(cr: MessageQueue, name: string, component: string, data: Record<string, string>): Secret {
-  const ctx = renderContext(cr);
+function owned(q: ResolvedQueue, name: string, component: string, data: Record<string, string>): Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
       name,
-      namespace: ctx.namespace,
-      labels: objectLabels(ctx, component),
-      ownerReferences: [
-        {
-          apiVersion: cr.apiVersion,
-          kind: cr.kind,
-          name: cr.metadata.name,
-          uid: cr.metadata.uid as string,
-          controller: true,
-        },
-      ] as never,
+      namespace: q.namespace,
+      labels: objectLabels(q, component),
+      ownerReferences: ownerReferences(q.cr) as never,
     },
     type: 'Opaque',
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, encode(v)])),
   };
 }
 
-/** Reads or creates the credentials; returns undefined for engines without auth. */
 /** Looks a Secret up in the informer cache (only mqop-labelled Secrets are cached). */
 export type SecretCache = (name: string) => KubeObject | undefined;
 
@@ -67,7 +57,7 @@ export type SecretCache = (name: string) => KubeObject | undefined;
  * trip for a new MessageQueue), and 409 means another replica or an earlier, crashed run made it,
  * so theirs is read and kept, never overwritten.
  */
-async function createOnce(client: KubeClient, secret: Secret): Promise<Secret> {
+async function createOnce(client: Client, secret: Secret): Promise<Secret> {
   try {
     return await client.create<Secret>(secret);
   } catch (e) {
@@ -76,15 +66,16 @@ async function createOnce(client: KubeClient, secret: Secret): Promise<Secret> {
   }
 }
 
+/** Reads or creates the credentials; returns undefined for engines without auth. */
 export async function ensureCredentials(
-  client: KubeClient,
-  cr: MessageQueue,
+  client: Client,
+  q: ResolvedQueue,
   cache: SecretCache = () => undefined,
 ): Promise<{ username: string; password: string } | undefined> {
-  if (!ENGINE_TRAITS[cr.spec.engine].supportsAuth) return undefined;
-  const ns = cr.metadata.namespace as string;
-  const userSecret = cr.spec.auth?.secretName;
-  const name = userSecret || renderContext(cr).names.credentials;
+  if (!q.supportsAuth) return undefined;
+  const ns = q.namespace;
+  const userSecret = q.cr.spec.auth?.secretName;
+  const name = q.credentialsSecret;
   let s: Secret | undefined;
   if (userSecret) {
     s = await client.getOrUndefined<Secret>(SECRET, ns, name);
@@ -94,7 +85,7 @@ export async function ensureCredentials(
       (cache(name) as Secret | undefined) ??
       (await createOnce(
         client,
-        owned(cr, name, 'credentials', { username: 'mqop', password: generatePassword() }),
+        owned(q, name, 'credentials', { username: 'mqop', password: generatePassword() }),
       ));
   }
   const username = decode(s, 'username');
@@ -106,19 +97,19 @@ export async function ensureCredentials(
 
 /** Reads or creates the internal Secret; adds missing keys, never changes existing values. */
 export async function ensureInternal(
-  client: KubeClient,
-  cr: MessageQueue,
+  client: Client,
+  q: ResolvedQueue,
   cache: SecretCache = () => undefined,
 ): Promise<Record<string, string>> {
-  const gens = engineModule(cr.spec.engine).internal;
+  const gens = engineModule(q.engine).internal;
   const keys = Object.keys(gens);
   if (keys.length === 0) return {};
-  const ns = cr.metadata.namespace as string;
-  const name = renderContext(cr).names.internal;
+  const ns = q.namespace;
+  const name = q.names.internal;
   const fresh = () =>
     Object.fromEntries(keys.map((k) => [k, (gens[k] as (r: Uint8Array) => string)(randomBytes(32))]));
   let s =
-    (cache(name) as Secret | undefined) ?? (await createOnce(client, owned(cr, name, 'internal', fresh())));
+    (cache(name) as Secret | undefined) ?? (await createOnce(client, owned(q, name, 'internal', fresh())));
   const missing = keys.filter((k) => !s?.data?.[k]);
   if (missing.length) {
     const add = fresh();
@@ -129,3 +120,20 @@ export async function ensureInternal(
   }
   return Object.fromEntries(keys.map((k) => [k, decode(s as Secret, k) as string]));
 }
+
+/** Both Secrets, read or created together (one round trip for a new MessageQueue). */
+export async function ensureSecrets(
+  client: Client,
+  q: ResolvedQueue,
+  cache: SecretCache,
+): Promise<SecretInputs> {
+  const [credentials, internal] = await Promise.all([
+    ensureCredentials(client, q, cache),
+    ensureInternal(client, q, cache),
+  ]);
+  return { credentials, internal };
+}
+
+/** Secrets that mqop creates once and prune must keep, as `Kind/name`. */
+export const keptSecrets = (q: ResolvedQueue): ReadonlySet<string> =>
+  new Set([`Secret/${q.names.credentials}`, `Secret/${q.names.internal}`]);

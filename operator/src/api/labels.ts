@@ -1,12 +1,15 @@
 /** Recommended `app.kubernetes.io/*` labels, and the smaller stable subset used in selectors. */
-import type { RenderContext } from './context.ts';
+import type { ResolvedQueue } from './resolve.ts';
+
+/** What labels are made of. */
+type Labelled = Pick<ResolvedQueue, 'engine' | 'name' | 'version'>;
 
 export const MANAGED_BY = 'mqop';
 /** Label on every object mqop renders for a MessageQueue; prune lists by it. */
 export const OWNER_LABEL = 'mqop.dev/messagequeue';
 
 /** Labels that select one component's pods. Never change these for an existing object. */
-export function selectorLabels(ctx: RenderContext, component: string): Record<string, string> {
+export function selectorLabels(ctx: Labelled, component: string): Record<string, string> {
   return {
     'app.kubernetes.io/name': ctx.engine,
     'app.kubernetes.io/instance': ctx.name,
@@ -15,7 +18,7 @@ export function selectorLabels(ctx: RenderContext, component: string): Record<st
 }
 
 /** Full label set for an object of one component. */
-export function objectLabels(ctx: RenderContext, component: string): Record<string, string> {
+export function objectLabels(ctx: Labelled, component: string): Record<string, string> {
   return {
     ...selectorLabels(ctx, component),
     'app.kubernetes.io/version': ctx.version,

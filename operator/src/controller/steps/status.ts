@@ -1,0 +1,97 @@
+/**
+ * Step: status, the only writer of a MessageQueue's status. It observes the workloads in the
+ * cache, computes the conditions (pure, `status/conditions.ts`), folds in the latest smoke-test
+ * result the scheduler handed over, and patches status only when something changed: one write
+ * carries both `status.smokeTest` and the `SmokeTestPassed` condition.
+ */
+import type { ResolvedQueue } from '../../api/resolve.ts';
+import type { MessageQueue, MessageQueueStatus, SmokeTestStatus } from '../../api/types.ts';
+import type { K8sObject } from '../../render/render.ts';
+import {
+  computeStatus,
+  type Observation,
+  statusChanged,
+  type WorkloadObservation,
+} from '../../status/conditions.ts';
+import { type Caches, cachedObject } from '../cache.ts';
+import type { Client, KubeObject } from '../kube-client.ts';
+import { MESSAGE_QUEUE } from '../resources.ts';
+
+type Workload = KubeObject & {
+  spec?: { replicas?: number };
+  status?: { readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number };
+};
+
+/** What the rendered StatefulSets and Deployments report, from the cache. */
+export function observeWorkloads(caches: Caches, desired: readonly K8sObject[]): WorkloadObservation[] {
+  return desired
+    .filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment')
+    .map((o) => {
+      const w = cachedObject(caches, o) as Workload | undefined;
+      const replicas = (o as unknown as { spec: { replicas: number } }).spec.replicas;
+      return {
+        name: o.metadata.name,
+        replicas,
+        readyReplicas: w?.status?.readyReplicas ?? 0,
+        updatedReplicas: w?.status?.updatedReplicas ?? 0,
+        upToDate: w !== undefined && (w.status?.observedGeneration ?? -1) >= (w.metadata.generation ?? 0),
+      };
+    });
+}
+
+/** The observation fields every outcome shares. `smoke` is the newest result: handed over or stored. */
+export function baseObservation(
+  cr: MessageQueue,
+  q: ResolvedQueue,
+  smoke: SmokeTestStatus | undefined,
+): Omit<Observation, 'workloads'> {
+  return {
+    generation: cr.metadata.generation ?? 0,
+    smokeEnabled: q.smokeTest.enabled,
+    smoke: smoke ?? cr.status?.smokeTest,
+    version: q.version,
+  };
+}
+
+/**
+ * The merge patch from one status to the next. A merge patch keeps keys it does not mention, so
+ * `status.smokeTest` keys the new result lacks are sent as null (a pass drops the previous
+ * failure's `errorKind`). Pure.
+ */
+export function statusPatch(
+  next: MessageQueueStatus,
+  previous?: MessageQueueStatus,
+): { status: Record<string, unknown> } {
+  const { smokeTest, ...rest } = next;
+  if (!smokeTest) return { status: rest };
+  return { status: { ...rest, ...smokeStatusPatch(smokeTest, previous?.smokeTest).status } };
+}
+
+/** The merge patch for `status.smokeTest` alone. Pure. */
+export function smokeStatusPatch(
+  status: SmokeTestStatus,
+  previous?: SmokeTestStatus,
+): { status: { smokeTest: Record<string, unknown> } } {
+  const dropped = Object.keys(previous ?? {}).filter((k) => !(k in status));
+  const nulls = Object.fromEntries([...new Set(['errorKind', ...dropped])].map((k) => [k, null]));
+  return { status: { smokeTest: { ...nulls, ...status } } };
+}
+
+/** Writes the status when it changed; returns the status before and after. */
+export async function writeStatus(
+  client: Client,
+  cr: MessageQueue & KubeObject,
+  o: Observation,
+): Promise<{ before: MessageQueueStatus | undefined; after: MessageQueueStatus; written: boolean }> {
+  const after = computeStatus(cr, o, new Date().toISOString());
+  const before = cr.status;
+  if (!statusChanged(before, after)) return { before, after, written: false };
+  await client.mergePatch(
+    MESSAGE_QUEUE,
+    cr.metadata.namespace as string,
+    cr.metadata.name,
+    statusPatch(after, before),
+    'status',
+  );
+  return { before, after, written: true };
+}
