@@ -13,7 +13,7 @@ import * as zmq from 'zeromq';
 import type { SmokeResult, SmokeTarget } from '../src/types.ts';
 import { zeromqSmoke } from '../src/zeromq.ts';
 
-const RUNNER = fileURLToPath(new URL('../../operator/src/zmq/run-proxy.ts', import.meta.url));
+const RUNNER = fileURLToPath(new URL('../../operator/src/cli/run-zmq-proxy.ts', import.meta.url));
 const PATTERNS = ['pubsub', 'pipeline'] as const;
 type Pattern = (typeof PATTERNS)[number];
 

@@ -14,7 +14,7 @@ import * as zmq from 'zeromq';
 import { parseZmqProxyArgs, serve } from '../cli/zmq-proxy-command.ts';
 import { configErrors, endpointError, type ProxyConfig, startProxy } from './proxy.ts';
 
-const RUNNER = fileURLToPath(new URL('./run-proxy.ts', import.meta.url));
+const RUNNER = fileURLToPath(new URL('../cli/run-zmq-proxy.ts', import.meta.url));
 const ANY = 'tcp://127.0.0.1:*';
 
 /** Messages a pub/sub test keeps on the way; below HWM/2 of every hop (see pubsubRoundTrip). */
