@@ -16,7 +16,8 @@ interface Obj {
   [k: string]: unknown;
 }
 
-function canonical(v: unknown): string {
+/** JSON with object keys sorted: equal for equal content, whatever the key order. */
+export function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x) =>
     x && typeof x === 'object' && !Array.isArray(x)
       ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FakeClient } from '../../test/support/fake-client.ts';
-import type { MessageQueue, SmokeTestStatus } from '../api/types.ts';
+import { PASSED_SMOKE } from '../../test/support/samples.ts';
+import type { MessageQueue } from '../api/types.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import type { KubeObject } from './kube-client.ts';
@@ -10,20 +11,6 @@ import { Reconciler } from './reconciler.ts';
 import { FINALIZER } from './steps/finalizer.ts';
 
 type Mq = MessageQueue & KubeObject;
-
-const passed: SmokeTestStatus = {
-  lastRunTime: '2026-01-01T00:00:00Z',
-  result: 'Passed',
-  produced: 10,
-  consumed: 10,
-  lost: 0,
-  duplicated: 0,
-  outOfOrder: 0,
-  p50Millis: 1,
-  p99Millis: 2,
-  consecutiveFailures: 0,
-  message: '',
-};
 
 function setup(spec: Record<string, unknown>) {
   const c = new FakeClient();
@@ -70,7 +57,7 @@ describe('reconciler', () => {
     const { c, r, mq, observed, enqueued } = setup({ engine: 'redis', replicas: 1 });
     await r.reconcile('shop/orders');
     c.calls.length = 0;
-    r.smokeResult('shop/orders', { status: passed, durationMillis: 12 });
+    r.smokeResult('shop/orders', { status: PASSED_SMOKE, durationMillis: 12 });
     assert.deepEqual(enqueued, ['shop/orders']);
     await r.reconcile('shop/orders');
     const statusWrites = c.writes().filter((w) => w.kind === 'MessageQueue');

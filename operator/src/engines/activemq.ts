@@ -34,17 +34,16 @@ import type { k8s } from 'cdk8s-plus-34';
 import type { RenderContext } from '../render/context.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
 import {
-  clientService,
+  componentServices,
   configHash,
   configMap,
   containerResources,
   DATA_VOLUME,
-  headlessService,
   podDisruptionBudget,
-  port,
   q,
   secret,
   statefulSet,
+  tcpProbe,
 } from '../render/workload.ts';
 import type { EngineModule } from './types.ts';
 
@@ -321,14 +320,6 @@ function jaasSecretFiles(ctx: RenderContext): Record<string, string> {
   };
 }
 
-/** tcpSocket probe. */
-const tcpProbe = (p: number, period: number, failures: number): k8s.Probe => ({
-  tcpSocket: { port: port(p) },
-  periodSeconds: period,
-  timeoutSeconds: 5,
-  failureThreshold: failures,
-});
-
 export const activemq: EngineModule = {
   name: 'activemq',
   internal: {},
@@ -424,9 +415,9 @@ export const activemq: EngineModule = {
             limits: { memory: '1Gi' },
           }),
           // KahaDB replays its journal before the connectors open: up to 10 minutes after a crash.
-          startupProbe: tcpProbe(AMQP_PORT, 5, 120),
-          readinessProbe: tcpProbe(AMQP_PORT, 10, 3),
-          livenessProbe: tcpProbe(OPENWIRE_PORT, 20, 6),
+          startupProbe: tcpProbe(AMQP_PORT, 5, 120, 5),
+          readinessProbe: tcpProbe(AMQP_PORT, 10, 3, 5),
+          livenessProbe: tcpProbe(OPENWIRE_PORT, 20, 6, 5),
           securityContext: restrictedContainerSecurityContext(),
           volumeMounts: [
             { name: DATA_VOLUME, mountPath: DATA_DIR },
@@ -441,8 +432,13 @@ export const activemq: EngineModule = {
       { name: 'openwire', port: OPENWIRE_PORT },
       { name: 'amqp', port: AMQP_PORT, appProtocol: 'amqp' },
     ];
-    headlessService(chart, ctx, { name: n.headless, component: 'broker', ports });
-    clientService(chart, ctx, { name: n.workload, component: 'broker', ports });
+    componentServices(chart, ctx, {
+      name: n.workload,
+      headless: n.headless,
+      component: 'broker',
+      replicas: ctx.replicas,
+      ports,
+    });
     // Renders nothing for the single replica the CRD allows; kept so that shared storage can add more.
     podDisruptionBudget(chart, ctx, { name: n.workload, component: 'broker', replicas: ctx.replicas });
   },

@@ -54,16 +54,14 @@ import type { k8s } from 'cdk8s-plus-34';
 import type { RenderContext } from '../render/context.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
 import {
-  clientService,
+  componentServices,
   configHash,
   configMap,
   containerResources,
   credentialEnv,
   DATA_VOLUME,
   fieldEnv,
-  headlessService,
   keyValueLines,
-  podDisruptionBudget,
   port,
   q,
   statefulSet,
@@ -428,20 +426,16 @@ export const kafka: EngineModule = {
         },
       ],
     });
-    headlessService(chart, ctx, {
-      name: n.headless,
+    componentServices(chart, ctx, {
+      name: n.workload,
+      headless: n.headless,
       component: 'broker',
-      ports: [
-        { name: 'client', port: CLIENT_PORT, appProtocol: 'kafka' },
+      replicas: ctx.replicas,
+      ports: [{ name: 'client', port: CLIENT_PORT, appProtocol: 'kafka' }],
+      peerPorts: [
         { name: 'controller', port: CONTROLLER_PORT },
         { name: 'replication', port: REPLICATION_PORT },
       ],
     });
-    clientService(chart, ctx, {
-      name: n.workload,
-      component: 'broker',
-      ports: [{ name: 'client', port: CLIENT_PORT, appProtocol: 'kafka' }],
-    });
-    podDisruptionBudget(chart, ctx, { name: n.workload, component: 'broker', replicas: ctx.replicas });
   },
 };

@@ -35,16 +35,14 @@ import { objectLabels } from '../api/labels.ts';
 import type { RenderContext } from '../render/context.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
 import {
-  clientService,
+  componentServices,
   configHash,
   configMap,
   containerResources,
   credentialEnv,
   DATA_VOLUME,
   fieldEnv,
-  headlessService,
   keyValueLines,
-  podDisruptionBudget,
   port,
   q,
   type ServicePort,
@@ -373,12 +371,16 @@ export const rabbitmq: EngineModule = {
       ],
     });
 
-    headlessService(chart, ctx, {
-      name: n.headless,
+    componentServices(chart, ctx, {
+      name: n.workload,
+      headless: n.headless,
       component: 'broker',
-      ports: [...CLIENT_PORTS, { name: 'epmd', port: EPMD_PORT }, { name: 'dist', port: DIST_PORT }],
+      replicas: ctx.replicas,
+      ports: CLIENT_PORTS,
+      peerPorts: [
+        { name: 'epmd', port: EPMD_PORT },
+        { name: 'dist', port: DIST_PORT },
+      ],
     });
-    clientService(chart, ctx, { name: n.workload, component: 'broker', ports: CLIENT_PORTS });
-    podDisruptionBudget(chart, ctx, { name: n.workload, component: 'broker', replicas: ctx.replicas });
   },
 };

@@ -13,15 +13,13 @@ import type { k8s } from 'cdk8s-plus-34';
 import type { RenderContext } from '../render/context.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
 import {
-  clientService,
+  componentServices,
   configHash,
   configMap,
   containerResources,
   credentialEnv,
   DATA_VOLUME,
   fieldEnv,
-  headlessService,
-  podDisruptionBudget,
   port,
   q,
   statefulSet,
@@ -220,21 +218,16 @@ export const redis: EngineModule = {
         },
       ],
     });
-    headlessService(chart, ctx, {
-      name: n.headless,
+    // Clients of a replicated Redis go through Sentinel: the brokers get no client Service.
+    componentServices(chart, ctx, {
+      name: n.workload,
+      headless: n.headless,
       component: 'broker',
+      replicas: ctx.replicas,
       ports: [{ name: 'redis', port: REDIS_PORT, appProtocol: 'redis' }],
+      client: !replicated(ctx),
     });
-    podDisruptionBudget(chart, ctx, { name: n.workload, component: 'broker', replicas: ctx.replicas });
-
-    if (!replicated(ctx)) {
-      clientService(chart, ctx, {
-        name: n.workload,
-        component: 'broker',
-        ports: [{ name: 'redis', port: REDIS_PORT, appProtocol: 'redis' }],
-      });
-      return;
-    }
+    if (!replicated(ctx)) return;
 
     statefulSet(chart, ctx, {
       name: n.companion,
@@ -273,16 +266,12 @@ export const redis: EngineModule = {
         },
       ],
     });
-    headlessService(chart, ctx, {
-      name: n.companionHeadless,
-      component: 'sentinel',
-      ports: [{ name: 'sentinel', port: SENTINEL_PORT }],
-    });
-    clientService(chart, ctx, {
+    componentServices(chart, ctx, {
       name: n.companion,
+      headless: n.companionHeadless,
       component: 'sentinel',
+      replicas: SENTINELS,
       ports: [{ name: 'sentinel', port: SENTINEL_PORT }],
     });
-    podDisruptionBudget(chart, ctx, { name: n.companion, component: 'sentinel', replicas: SENTINELS });
   },
 };

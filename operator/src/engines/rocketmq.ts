@@ -61,19 +61,17 @@ import type { k8s } from 'cdk8s-plus-34';
 import type { RenderContext } from '../render/context.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
 import {
-  clientService,
+  componentServices,
   configHash,
   configMap,
   containerResources,
   DATA_VOLUME,
   fieldEnv,
-  headlessService,
   keyValueLines,
-  podDisruptionBudget,
-  port,
   q,
   secret,
   statefulSet,
+  tcpProbe,
 } from '../render/workload.ts';
 import type { EngineModule } from './types.ts';
 
@@ -252,13 +250,6 @@ const memoryLimitEnv = (container: string): k8s.EnvVar => ({
   valueFrom: { resourceFieldRef: { containerName: container, resource: 'limits.memory', divisor: q('1Mi') } },
 });
 
-const tcpProbe = (p: number, periodSeconds: number, failureThreshold: number): k8s.Probe => ({
-  tcpSocket: { port: port(p) },
-  periodSeconds,
-  timeoutSeconds: 3,
-  failureThreshold,
-});
-
 /** An emptyDir; `sizeLimit` undefined means none (see the broker's `logs`). */
 const scratch = (name: string, sizeLimit: string | undefined, memory = false): k8s.Volume => ({
   name,
@@ -330,9 +321,9 @@ export const rocketmq: EngineModule = {
             requests: { cpu: q('100m'), memory: q('512Mi') },
             limits: { memory: q('512Mi') },
           },
-          startupProbe: tcpProbe(NAMESRV_PORT, 2, 60),
-          readinessProbe: tcpProbe(NAMESRV_PORT, 5, 3),
-          livenessProbe: tcpProbe(NAMESRV_PORT, 10, 6),
+          startupProbe: tcpProbe(NAMESRV_PORT, 2, 60, 3),
+          readinessProbe: tcpProbe(NAMESRV_PORT, 5, 3, 3),
+          livenessProbe: tcpProbe(NAMESRV_PORT, 10, 6, 3),
           securityContext: restrictedContainerSecurityContext(),
           volumeMounts: [
             configMount,
@@ -343,17 +334,13 @@ export const rocketmq: EngineModule = {
         },
       ],
     });
-    headlessService(chart, ctx, {
-      name: n.companionHeadless,
-      component: 'namesrv',
-      ports: [{ name: 'namesrv', port: NAMESRV_PORT }],
-    });
-    clientService(chart, ctx, {
+    componentServices(chart, ctx, {
       name: n.companion,
+      headless: n.companionHeadless,
       component: 'namesrv',
+      replicas: namesrvs,
       ports: [{ name: 'namesrv', port: NAMESRV_PORT }],
     });
-    podDisruptionBudget(chart, ctx, { name: n.companion, component: 'namesrv', replicas: namesrvs });
 
     // Brokers: one broker group per pod, each with its own store and local-mode proxy.
     statefulSet(chart, ctx, {
@@ -397,9 +384,9 @@ export const rocketmq: EngineModule = {
             limits: { memory: '2Gi' },
           }),
           // The proxy opens 8081 only after the broker has recovered its store: allow 10 minutes.
-          startupProbe: tcpProbe(GRPC_PORT, 5, 120),
-          readinessProbe: tcpProbe(GRPC_PORT, 5, 3),
-          livenessProbe: tcpProbe(GRPC_PORT, 10, 6),
+          startupProbe: tcpProbe(GRPC_PORT, 5, 120, 3),
+          readinessProbe: tcpProbe(GRPC_PORT, 5, 3, 3),
+          livenessProbe: tcpProbe(GRPC_PORT, 10, 6, 3),
           securityContext: restrictedContainerSecurityContext(),
           volumeMounts: [
             { name: DATA_VOLUME, mountPath: STORE_DIR },
@@ -412,23 +399,16 @@ export const rocketmq: EngineModule = {
         },
       ],
     });
-    headlessService(chart, ctx, {
-      name: n.headless,
-      component: 'broker',
-      ports: [
-        { name: 'grpc', port: GRPC_PORT },
-        { name: 'remoting', port: REMOTING_PROXY_PORT },
-        { name: 'broker', port: BROKER_PORT },
-      ],
-    });
-    clientService(chart, ctx, {
+    componentServices(chart, ctx, {
       name: n.workload,
+      headless: n.headless,
       component: 'broker',
+      replicas: ctx.replicas,
       ports: [
         { name: 'grpc', port: GRPC_PORT },
         { name: 'remoting', port: REMOTING_PROXY_PORT },
       ],
+      peerPorts: [{ name: 'broker', port: BROKER_PORT }],
     });
-    podDisruptionBudget(chart, ctx, { name: n.workload, component: 'broker', replicas: ctx.replicas });
   },
 };

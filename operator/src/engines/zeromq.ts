@@ -17,14 +17,7 @@ import type { k8s } from 'cdk8s-plus-34';
 import type { RenderContext } from '../render/context.ts';
 import { PATCH_ANNOTATION } from '../render/patch.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
-import {
-  clientService,
-  containerResources,
-  deployment,
-  headlessService,
-  podDisruptionBudget,
-  port,
-} from '../render/workload.ts';
+import { componentServices, containerResources, deployment, port } from '../render/workload.ts';
 import type { EngineModule } from './types.ts';
 
 export const FRONTEND_PORT = 5555;
@@ -122,9 +115,13 @@ export const zeromq: EngineModule = {
         },
       ],
     });
-    headlessService(chart, ctx, { name: n.headless, component: 'proxy', ports });
-    clientService(chart, ctx, { name: n.workload, component: 'proxy', ports });
-    podDisruptionBudget(chart, ctx, { name: n.workload, component: 'proxy', replicas: ctx.replicas });
+    componentServices(chart, ctx, {
+      name: n.workload,
+      headless: n.headless,
+      component: 'proxy',
+      replicas: ctx.replicas,
+      ports,
+    });
 
     const host = ctx.serviceHost(n.workload);
     for (const target of ctx.zeromq.sidecarFor) {

@@ -227,6 +227,47 @@ export function clientService(
   });
 }
 
+/**
+ * The Services and disruption budget of one component, in this order: the headless Service (client
+ * ports plus the peer ports only pods use), the client Service (unless `client: false`), and the
+ * PodDisruptionBudget when there is more than one pod.
+ */
+export function componentServices(
+  chart: Chart,
+  ctx: RenderContext,
+  input: {
+    name: string;
+    headless: string;
+    component: string;
+    replicas: number;
+    ports: ServicePort[];
+    peerPorts?: ServicePort[];
+    client?: boolean;
+  },
+): void {
+  const { name, component } = input;
+  headlessService(chart, ctx, {
+    name: input.headless,
+    component,
+    ports: [...input.ports, ...(input.peerPorts ?? [])],
+  });
+  if (input.client !== false) clientService(chart, ctx, { name, component, ports: input.ports });
+  podDisruptionBudget(chart, ctx, { name, component, replicas: input.replicas });
+}
+
+/** A tcpSocket probe. */
+export const tcpProbe = (
+  p: number,
+  periodSeconds: number,
+  failureThreshold: number,
+  timeoutSeconds: number,
+): k8s.Probe => ({
+  tcpSocket: { port: port(p) },
+  periodSeconds,
+  timeoutSeconds,
+  failureThreshold,
+});
+
 /** A PodDisruptionBudget allowing one voluntary disruption, only when there is more than one pod. */
 export function podDisruptionBudget(
   chart: Chart,

@@ -4,6 +4,7 @@
  * the case). `lastTransitionTime` changes only when a condition's status flips.
  */
 import type { Condition, MessageQueue, MessageQueueStatus, Phase, SmokeTestStatus } from '../api/types.ts';
+import { canonical } from '../apply/apply.ts';
 
 /** Condition types. */
 export const READY = 'Ready';
@@ -175,12 +176,4 @@ export function computeStatus(cr: MessageQueue, o: Observation, now: string): Me
 /** Whether two statuses differ in anything but key order. */
 export function statusChanged(a: MessageQueueStatus | undefined, b: MessageQueueStatus): boolean {
   return canonical(a ?? {}) !== canonical(b);
-}
-
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x) =>
-    x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(Object.entries(x).sort(([p], [q]) => p.localeCompare(q)))
-      : x,
-  );
 }

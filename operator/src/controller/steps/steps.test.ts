@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FakeClient } from '../../../test/support/fake-client.ts';
+import { PASSED_SMOKE } from '../../../test/support/samples.ts';
 import { resolve } from '../../api/resolve.ts';
 import type { MessageQueue, MessageQueueSpec, SmokeTestStatus } from '../../api/types.ts';
 import { withDesiredHash } from '../../apply/apply.ts';
@@ -254,25 +255,11 @@ describe('prune step', () => {
 });
 
 describe('status step', () => {
-  const passed: SmokeTestStatus = {
-    lastRunTime: '2026-01-01T00:00:00Z',
-    result: 'Passed',
-    produced: 10,
-    consumed: 10,
-    lost: 0,
-    duplicated: 0,
-    outOfOrder: 0,
-    p50Millis: 1,
-    p99Millis: 2,
-    consecutiveFailures: 0,
-    message: '',
-  };
-
   test('one write carries status.smokeTest and the SmokeTestPassed condition; an unchanged status is not written', async () => {
     const c = new FakeClient();
     const cr = c.seed(mq({ engine: 'redis' }));
     const q = resolve(cr);
-    const o = { ...baseObservation(cr, q, passed), workloads: [] };
+    const o = { ...baseObservation(cr, q, PASSED_SMOKE), workloads: [] };
     const first = await writeStatus(c, cr, o);
     assert.equal(first.written, true);
     const patches = c.writes();
@@ -290,10 +277,10 @@ describe('status step', () => {
   });
 
   test('keys a new smoke result lacks are sent as null (a pass drops the failure’s errorKind)', () => {
-    const failed = { ...passed, result: 'Failed' as const, errorKind: 'auth' as const, message: 'no' };
+    const failed = { ...PASSED_SMOKE, result: 'Failed' as const, errorKind: 'auth' as const, message: 'no' };
     const cr = mq({ engine: 'redis' });
     const prev = computeStatus(cr, { ...baseObservation(cr, resolve(cr), failed), workloads: [] }, 't');
-    const next = computeStatus(cr, { ...baseObservation(cr, resolve(cr), passed), workloads: [] }, 't');
+    const next = computeStatus(cr, { ...baseObservation(cr, resolve(cr), PASSED_SMOKE), workloads: [] }, 't');
     const patch = statusPatch(next, prev) as { status: { smokeTest: Record<string, unknown> } };
     assert.equal(patch.status.smokeTest.errorKind, null);
     assert.equal(patch.status.smokeTest.result, 'Passed');
