@@ -117,7 +117,9 @@ describe('reconciler', () => {
     assert.ok(removal, 'the sidecar is taken out');
     assert.equal(removal.fieldManager, 'mqop-sidecar-orders');
     assert.equal((removal.body as KubeObject).spec, undefined, 'an empty apply removes the sidecar');
-    assert.deepEqual(mq().metadata.finalizers, []);
+    assert.deepEqual(mq().metadata.finalizers, [], 'dropped in the same reconcile as the status write');
+    assert.equal(mq().status?.phase, 'Deleting');
+    assert.equal(mq().status?.conditions?.find((x) => x.type === 'Ready')?.reason, 'Deleting');
   });
 
   test('paused and deleted MessageQueues are left alone', async () => {

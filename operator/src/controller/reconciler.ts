@@ -205,11 +205,15 @@ export class Reconciler {
     );
     const terminating =
       !nsObj || nsObj.metadata.deletionTimestamp !== undefined || nsObj.status?.phase === 'Terminating';
+    let latest = cr;
     if (!terminating) {
+      // Status says why the MessageQueue is still there while its cleanup runs (or retries).
+      const deleting = { ...baseObservation(cr, q, undefined), workloads: [], deleting: true };
+      latest = (await writeStatus(this.client, cr, deleting)).written ?? cr;
       await removeStalePatches(this.client, q, [], this.log);
       if (q.storage.deleteClaim) await deleteClaims(this.client, q);
     }
-    await dropFinalizer(this.client, cr);
+    await dropFinalizer(this.client, latest);
     return undefined;
   }
 }

@@ -20,7 +20,6 @@ export const Reasons = {
   RolloutInProgress: 'RolloutInProgress',
   InvalidConfiguration: 'InvalidConfiguration',
   CredentialsMissing: 'CredentialsMissing',
-  ApplyFailed: 'ApplyFailed',
   Reconciled: 'Reconciled',
   Deleting: 'Deleting',
   SmokeTestPassed: 'SmokeTestPassed',
@@ -46,8 +45,6 @@ export interface Observation {
   workloads: WorkloadObservation[];
   /** Set when the spec cannot work (refused by the API server, bad Secret): Stalled, no retry. */
   invalid?: { reason: string; message: string };
-  /** Set when the last apply failed transiently. */
-  applyError?: string;
   /** Set when credentials are not there yet (user Secret missing). */
   waitingFor?: { reason: string; message: string };
   /** Last smoke-test result, if any. */
@@ -56,6 +53,7 @@ export interface Observation {
   endpoint?: MessageQueueStatus['endpoint'];
   connectionSecret?: string;
   version: string;
+  /** Set while mqop cleans up before a delete completes (deleteClaim, patches). */
   deleting?: boolean;
 }
 
@@ -95,10 +93,6 @@ export function desiredConditions(o: Observation): Desired[] {
   } else if (o.waitingFor) {
     readyC = c(READY, 'False', o.waitingFor.reason, o.waitingFor.message);
     reconciling = c(RECONCILING, 'True', o.waitingFor.reason, o.waitingFor.message);
-    stalled = c(STALLED, 'False', Reasons.Reconciled, '');
-  } else if (o.applyError) {
-    readyC = c(READY, 'False', Reasons.ApplyFailed, o.applyError);
-    reconciling = c(RECONCILING, 'True', Reasons.ApplyFailed, o.applyError);
     stalled = c(STALLED, 'False', Reasons.Reconciled, '');
   } else if (allReady) {
     readyC = c(READY, 'True', Reasons.AllReplicasReady, `${ready}/${want} pods ready`);

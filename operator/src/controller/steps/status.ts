@@ -82,16 +82,21 @@ export async function writeStatus(
   client: Client,
   cr: MessageQueue & KubeObject,
   o: Observation,
-): Promise<{ before: MessageQueueStatus | undefined; after: MessageQueueStatus; written: boolean }> {
+): Promise<{
+  before: MessageQueueStatus | undefined;
+  after: MessageQueueStatus;
+  /** The MessageQueue as the API server returned it after the write (its new resourceVersion). */
+  written?: MessageQueue & KubeObject;
+}> {
   const after = computeStatus(cr, o, new Date().toISOString());
   const before = cr.status;
-  if (!statusChanged(before, after)) return { before, after, written: false };
-  await client.mergePatch(
+  if (!statusChanged(before, after)) return { before, after };
+  const written = await client.mergePatch<MessageQueue & KubeObject>(
     MESSAGE_QUEUE,
     cr.metadata.namespace as string,
     cr.metadata.name,
     statusPatch(after, before),
     'status',
   );
-  return { before, after, written: true };
+  return { before, after, written };
 }
