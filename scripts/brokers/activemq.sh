@@ -132,7 +132,7 @@ import { writeFileSync } from 'node:fs';
 import { parseAllDocuments } from '$REPO/node_modules/yaml/dist/index.js';
 import { renderFile } from '$REPO/operator/src/cli/render-command.ts';
 const out = process.env.MQOP_RENDER_OUT;
-const yaml = renderFile({ file: process.env.MQOP_RENDER_FILE, username: 'mqop', password: process.env.MQOP_RENDER_PASSWORD });
+const yaml = renderFile({ files: [process.env.MQOP_RENDER_FILE], username: 'mqop', password: process.env.MQOP_RENDER_PASSWORD });
 let n = 0;
 for (const d of parseAllDocuments(yaml)) {
   const o = d.toJS();
