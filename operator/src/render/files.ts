@@ -3,9 +3,11 @@
  * kept as real files under `operator/src/engines/files/<engine>/` so that shellcheck reads them.
  *
  * A file holds exactly the text that is rendered, except that each value the renderer fills in is
- * written as a placeholder `@NAME@` (NAME: an upper-case letter, then upper-case letters, digits
- * and `_`). `@NAME@` is an ordinary word to the shell, so the file stays a script shellcheck can
- * parse. Substitution is literal: values are inserted as they are (no escaping, no recursion).
+ * written as a placeholder `__NAME__` (NAME: an upper-case letter, then upper-case letters, digits
+ * and single `_`s). To the shell `__NAME__` is an ordinary word, and inside `$(( ))` a variable,
+ * so the file stays a script shellcheck can parse. Write a placeholder where a shell word can
+ * stand, and never right after a `$name` (it would read as part of the variable name).
+ * Substitution is literal: values are inserted as they are (no escaping, no recursion).
  * Every placeholder needs a value and every value a placeholder, so a typo on either side throws
  * at render time instead of shipping a broken script.
  *
@@ -15,26 +17,26 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** `@NAME@`, the placeholder syntax of template files. */
-const PLACEHOLDER = /@([A-Z][A-Z0-9_]*)@/g;
+/** `__NAME__`, the placeholder syntax of template files. */
+const PLACEHOLDER = /__([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)__/g;
 
-/** Placeholder values, by name without the `@`s. */
+/** Placeholder values, by name without the underscores around it. */
 export type TemplateValues = Readonly<Record<string, string | number>>;
 
 /**
- * Replaces every `@NAME@` in `text` with `values[NAME]`. Throws, naming `source`, when a
+ * Replaces every `__NAME__` in `text` with `values[NAME]`. Throws, naming `source`, when a
  * placeholder has no value or a value has no placeholder. Pure.
  */
 export function fillPlaceholders(text: string, values: TemplateValues, source = 'template'): string {
   const used = new Set<string>();
   const out = text.replace(PLACEHOLDER, (_match, name: string) => {
-    if (!Object.hasOwn(values, name)) throw new Error(`${source}: placeholder @${name}@ has no value`);
+    if (!Object.hasOwn(values, name)) throw new Error(`${source}: placeholder __${name}__ has no value`);
     used.add(name);
     return String(values[name]);
   });
   const unused = Object.keys(values).filter((name) => !used.has(name));
   if (unused.length > 0) {
-    throw new Error(`${source}: no placeholder for ${unused.map((name) => `@${name}@`).join(', ')}`);
+    throw new Error(`${source}: no placeholder for ${unused.map((name) => `__${name}__`).join(', ')}`);
   }
   return out;
 }

@@ -9,6 +9,6 @@ umask 077
     echo "user \"$REDIS_USERNAME\" on \">$REDIS_PASSWORD\" ~* &* +@all"
   fi
   echo "masterauth \"$REDIS_PASSWORD\""
-  echo "replica-announce-ip "$POD_NAME.@HEADLESS_HOST@""
+  echo "replica-announce-ip "$POD_NAME.__HEADLESS_HOST__""
 } > "$conf"
-@REPLICATION@exec redis-server "$conf"
+__REPLICATION__exec redis-server "$conf"
