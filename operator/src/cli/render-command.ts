@@ -72,22 +72,10 @@ export function readSources(
 ): RenderSource[] {
   if (paths.length === 0) throw new Error('render needs -f <file|folder|->');
   if (paths.filter((p) => p === '-').length > 1) throw new Error('-f - (standard input) can be given once');
-  const read = (path: string): string => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new Error(`cannot read ${path}: ${reason(err)}`);
-    }
-  };
+  const read = (path: string) => attempt(path, () => readFileSync(path, 'utf8'));
   return paths.flatMap((path): RenderSource[] => {
     if (path === '-') return [{ name: 'standard input', text: readStdin() }];
-    let folder: boolean;
-    try {
-      folder = statSync(path).isDirectory();
-    } catch (err) {
-      throw new Error(`cannot read ${path}: ${reason(err)}`);
-    }
-    if (!folder) return [{ name: path, text: read(path) }];
+    if (!attempt(path, () => statSync(path).isDirectory())) return [{ name: path, text: read(path) }];
     const names = readdirSync(path, { withFileTypes: true })
       .filter((e) => !e.isDirectory() && MANIFEST_FILE.test(e.name))
       .map((e) => e.name)
@@ -97,13 +85,14 @@ export function readSources(
   });
 }
 
-/** `ENOENT: no such file or directory, open 'x'` without the code and the call: `no such file or directory`. */
-function reason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (typeof e.code === 'string' && typeof e.message === 'string') {
-    return e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+/** `f()`, or an error `cannot read <path>: no such file or directory` (without errno code and call). */
+function attempt<T>(path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    const why = (err as Error).message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+    throw new Error(`cannot read ${path}: ${why}`);
   }
-  return String(err);
 }
 
 /** The MessageQueues of every source, in order; a parse error names its source. */
