@@ -51,7 +51,7 @@ while IFS= read -r -d '' f; do
   first=$(head -n 1 "$f")
   if [[ $first =~ ^#!.*[/\ ](ba)?sh([[:space:]]|$) ]]; then
     check "$f"
-  elif [[ $f == operator/src/engines/files/* ]]; then
+  elif [[ $f == operator/src/engines/files/*.sh ]]; then
     check "$f" sh
   elif [[ $f == *.sh ]]; then
     check "$f" # a library: it names its shell in a `# shellcheck shell=` line
