@@ -49,7 +49,7 @@ POM
   rm -rf "$LIBS"
   mv "$LIBS.tmp" "$LIBS"
   touch "$LIBS/.complete"
-  log "jars in $LIBS ($(ls "$LIBS" | wc -l) files)"
+  log "jars in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars)"
 }
 
 run() {

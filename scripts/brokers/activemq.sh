@@ -16,41 +16,27 @@
 #      MQOP_ACTIVEMQ_DIR (state: conf/, data/, broker.log; $MQOP_CACHE/brokers/activemq).
 # Jars are cached in $MQOP_CACHE/activemq/<version>/lib. Idempotent; `stop` keeps the data.
 set -euo pipefail
+LOG_PREFIX='activemq.sh: '
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 VERSION="${MQOP_ACTIVEMQ_VERSION:-6.1.7}"
 PORT="${MQOP_ACTIVEMQ_PORT:-15673}"
 OW_PORT="${MQOP_ACTIVEMQ_OPENWIRE_PORT:-16161}"
-PASSWORD="${MQOP_TEST_PASSWORD:-mqop-test-pw}"
 HEAP="${MQOP_ACTIVEMQ_HEAP:--Xmx512m}"
-CACHE="${MQOP_CACHE:-$HOME/.cache/mqop}"
 LIB="$CACHE/activemq/$VERSION/lib"
 DIR="${MQOP_ACTIVEMQ_DIR:-$CACHE/brokers/activemq}"
 CONF="$DIR/conf"
 DATA="$DIR/data"
 PIDFILE="$DIR/activemq.pid"
 LOGFILE="$DIR/broker.log"
-REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 NODE="$REPO/node_modules/.bin/node"
 MAIN=org.apache.activemq.console.Main
 
-log() { echo "activemq.sh: $*" >&2; }
-die() {
-  log "ERROR: $*"
-  exit 1
-}
 url() { echo "amqp://127.0.0.1:$PORT"; }
 
-running_pid() {
-  [[ -s $PIDFILE ]] || return 1
-  local pid
-  pid="$(cat "$PIDFILE")"
-  kill -0 "$pid" 2>/dev/null || return 1
-  # Still our JVM, not a recycled pid.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$MAIN" || return 1
-  echo "$pid"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Our JVM's pid, if it runs.
+running_pid() { pid_of "$PIDFILE" "$MAIN"; }
 
 # Ready: the log says the broker (connectors included) started and the AMQP port accepts
 # connections. (A bare TCP probe of the OpenWire port makes the broker log a warning.)
@@ -59,22 +45,8 @@ ready() {
 }
 
 install() {
-  command -v java >/dev/null || die "java is not on PATH (Java 17 needed)"
-  if [[ -f $LIB/.complete ]]; then
-    log "jars cached in $LIB"
-    return
-  fi
-  command -v mvn >/dev/null || die "mvn is not on PATH"
-  local work="$CACHE/activemq/$VERSION/resolve"
-  mkdir -p "$work"
-  cat >"$work/pom.xml" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>mqop.testbed</groupId>
-  <artifactId>activemq-libs</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
+  maven_jars activemq "$LIB" "org.apache.activemq:activemq-broker:$VERSION and friends" \
+    "activemq-broker-$VERSION.jar" "activemq-amqp-$VERSION.jar" <<EOF
   <properties><spring.version>6.1.21</spring.version><log4j.version>2.24.3</log4j.version></properties>
   <dependencies>
     <dependency><groupId>org.apache.activemq</groupId><artifactId>activemq-broker</artifactId><version>$VERSION</version></dependency>
@@ -92,18 +64,7 @@ install() {
     <dependency><groupId>org.springframework</groupId><artifactId>spring-aop</artifactId><version>\${spring.version}</version></dependency>
     <dependency><groupId>org.springframework</groupId><artifactId>spring-expression</artifactId><version>\${spring.version}</version></dependency>
   </dependencies>
-</project>
 EOF
-  log "resolving org.apache.activemq:activemq-broker:$VERSION and friends from Maven Central (first time only)"
-  rm -rf "$LIB.tmp"
-  (cd "$work" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB.tmp") >&2 ||
-    die "mvn dependency:copy-dependencies failed"
-  ls "$LIB.tmp/activemq-broker-$VERSION.jar" "$LIB.tmp/activemq-amqp-$VERSION.jar" >/dev/null ||
-    die "activemq jars missing after resolve"
-  rm -rf "$LIB"
-  mv "$LIB.tmp" "$LIB"
-  touch "$LIB/.complete"
-  log "jars in $LIB"
 }
 
 # Renders the broker configuration with mqop's renderer and adapts it to this machine.
@@ -132,7 +93,7 @@ import { writeFileSync } from 'node:fs';
 import { parseAllDocuments } from '$REPO/node_modules/yaml/dist/index.js';
 import { renderFile } from '$REPO/operator/src/cli/render-command.ts';
 const out = process.env.MQOP_RENDER_OUT;
-const yaml = renderFile({ file: process.env.MQOP_RENDER_FILE, username: 'mqop', password: process.env.MQOP_RENDER_PASSWORD });
+const yaml = renderFile({ files: [process.env.MQOP_RENDER_FILE], username: 'mqop', password: process.env.MQOP_RENDER_PASSWORD });
 let n = 0;
 for (const d of parseAllDocuments(yaml)) {
   const o = d.toJS();
@@ -206,15 +167,7 @@ stop() {
   if [[ -z $pid ]]; then
     log "not running"
   else
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 600); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "no clean exit after 60s; killing"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
+    stop_pid "$pid" 60
     log "stopped"
   fi
   rm -f "$PIDFILE"
@@ -266,15 +219,4 @@ EOF
     -Dorg.apache.logging.log4j.level=WARN -cp "$LIB/*" "$DIR/QueueList.java" "tcp://127.0.0.1:$OW_PORT" 2>/dev/null
 }
 
-case "${1:-}" in
-install) install ;;
-start) start ;;
-stop) stop ;;
-status) status ;;
-url) url ;;
-queues) queues ;;
-*)
-  echo "usage: $0 {install|start|stop|status|url|queues}" >&2
-  exit 2
-  ;;
-esac
+dispatch '{install|start|stop|status|url|queues}' "$@"

@@ -18,68 +18,30 @@
 # stop:    SIGTERM, waits for a clean exit (SIGKILL after 60 s).
 # All four are idempotent. `start` keeps the data dir between runs; `stop` does not delete it.
 set -euo pipefail
+LOG_PREFIX='[kafka] '
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 VERSION="${MQOP_KAFKA_VERSION:-3.9.1}"
 PORT="${MQOP_KAFKA_PORT:-19092}"
 CTRL_PORT="${MQOP_KAFKA_CONTROLLER_PORT:-19093}"
-PASSWORD="${MQOP_TEST_PASSWORD:-mqop-test-pw}"
 HEAP="${MQOP_KAFKA_HEAP:--Xmx512m -Xms256m}"
-CACHE="${MQOP_CACHE:-$HOME/.cache/mqop}"
 LIBS="$CACHE/kafka/$VERSION/libs"
 DIR="${MQOP_KAFKA_DIR:-$CACHE/brokers/kafka}"
 PIDFILE="$DIR/kafka.pid"
-REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 
-log() { printf '[kafka] %s\n' "$*" >&2; }
-die() {
-  log "ERROR: $*"
-  exit 1
-}
-
-running_pid() {
-  [[ -f $PIDFILE ]] || return 1
-  local pid
-  pid=$(cat "$PIDFILE")
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-  # Make sure the pid is still our JVM, not a recycled pid.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka.Kafka' || return 1
-  echo "$pid"
-}
+# Our JVM's pid, if it runs.
+running_pid() { pid_of "$PIDFILE" 'kafka.Kafka'; }
 
 install() {
-  command -v java >/dev/null || die "java is not on PATH (Java 17 needed)"
-  if [[ -f $LIBS/.complete ]]; then
-    log "jars cached in $LIBS"
-    return
-  fi
-  command -v mvn >/dev/null || die "mvn is not on PATH"
-  local work="$CACHE/kafka/$VERSION/resolve"
-  mkdir -p "$work"
-  cat >"$work/pom.xml" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>mqop.testbed</groupId>
-  <artifactId>kafka-libs</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
+  maven_jars kafka "$LIBS" "org.apache.kafka:kafka_2.13:$VERSION" "kafka_2.13-$VERSION.jar" <<EOF
   <dependencies>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$VERSION</version></dependency>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$VERSION</version></dependency>
     <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
     <dependency><groupId>ch.qos.reload4j</groupId><artifactId>reload4j</artifactId><version>1.2.25</version></dependency>
   </dependencies>
-</project>
 EOF
-  log "resolving org.apache.kafka:kafka_2.13:$VERSION from Maven Central (first time only)"
-  rm -rf "$LIBS.tmp"
-  (cd "$work" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp") >&2 ||
-    die "mvn dependency:copy-dependencies failed"
-  ls "$LIBS.tmp"/kafka_2.13-"$VERSION".jar >/dev/null || die "kafka_2.13-$VERSION.jar missing after resolve"
-  rm -rf "$LIBS"
-  mv "$LIBS.tmp" "$LIBS"
-  touch "$LIBS/.complete"
-  log "jars in $LIBS ($(ls "$LIBS" | wc -l) files)"
 }
 
 write_config() {
@@ -160,8 +122,6 @@ format_storage() {
   echo "$fingerprint" >"$DIR/password.sha256"
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 # A real SCRAM-SHA-512 login plus a metadata request, through kafkajs from this repo.
 sasl_ready() {
   (cd "$REPO" && MQOP_KAFKA_PORT="$PORT" MQOP_TEST_PASSWORD="$PASSWORD" timeout 20 node_modules/.bin/node -e '
@@ -223,16 +183,7 @@ stop() {
     return
   fi
   log "stopping pid $pid"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 600); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "no clean exit after 60s, killing"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.5
-  fi
+  stop_pid "$pid" 60
   rm -f "$PIDFILE"
   log "stopped"
 }
@@ -247,13 +198,4 @@ status() {
   fi
 }
 
-case "${1:-}" in
-install) install ;;
-start) start ;;
-stop) stop ;;
-status) status ;;
-*)
-  echo "usage: $0 {install|start|stop|status}" >&2
-  exit 2
-  ;;
-esac
+dispatch '{install|start|stop|status}' "$@"

@@ -9,12 +9,14 @@
 # (Erlang distribution, port+10), MQOP_RABBITMQ_EPMD_PORT (port+20; rabbitmqctl uses port+30..40), MQOP_TEST_PASSWORD (mqop-test-pw), MQOP_RABBITMQ_DIR (state,
 # default ${MQOP_CACHE:-$HOME/.cache/mqop}/brokers/rabbitmq). Idempotent.
 set -euo pipefail
+LOG_PREFIX='rabbitmq.sh: '
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PORT="${MQOP_RABBITMQ_PORT:-26672}"
 DIST_PORT="${MQOP_RABBITMQ_DIST_PORT:-$((PORT + 10))}"
 EPMD_PORT="${MQOP_RABBITMQ_EPMD_PORT:-$((PORT + 20))}"
-PASSWORD="${MQOP_TEST_PASSWORD:-mqop-test-pw}"
-DIR="${MQOP_RABBITMQ_DIR:-${MQOP_CACHE:-$HOME/.cache/mqop}/brokers/rabbitmq}"
+DIR="${MQOP_RABBITMQ_DIR:-$CACHE/brokers/rabbitmq}"
 BIN=/usr/lib/rabbitmq/bin
 
 export RABBITMQ_NODENAME=mqop-smoke@localhost
@@ -38,22 +40,14 @@ export RABBITMQ_PID_FILE="$DIR/rabbitmq.pid"
 # The Erlang cookie lives in $HOME: keep it in the state folder, shared by server and rabbitmqctl.
 export HOME="$DIR/home"
 
-log() { echo "rabbitmq.sh: $*" >&2; }
 ctl() { "$BIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" "$@"; }
 url() { echo "amqp://127.0.0.1:$PORT"; }
 
-running_pid() {
-  [[ -s "$RABBITMQ_PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$RABBITMQ_PID_FILE")"
-  kill -0 "$pid" 2>/dev/null || return 1
-  grep -q beam "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
+running_pid() { pid_of "$RABBITMQ_PID_FILE" beam; }
 
 # Ready means: the node booted and the AMQP port accepts connections.
 ready() {
-  ctl await_startup --timeout 5 >/dev/null 2>&1 && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
+  ctl await_startup --timeout 5 >/dev/null 2>&1 && port_open "$PORT"
 }
 
 install() {
@@ -61,9 +55,7 @@ install() {
     log "rabbitmq-server already installed"
     return
   fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null
+  apt_install rabbitmq-server
   log "installed rabbitmq-server"
 }
 
@@ -137,11 +129,7 @@ stop() {
     log "not running"
   else
     ctl stop "$RABBITMQ_PID_FILE" >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    await_exit "$pid" 30 || kill -KILL "$pid"
     log "stopped"
   fi
   rm -f "$RABBITMQ_PID_FILE"
@@ -160,14 +148,4 @@ status() {
   fi
 }
 
-case "${1:-}" in
-install) install ;;
-start) start ;;
-stop) stop ;;
-status) status ;;
-url) url ;;
-*)
-  echo "usage: $0 {install|start|stop|status|url}" >&2
-  exit 2
-  ;;
-esac
+dispatch '{install|start|stop|status|url}' "$@"

@@ -9,28 +9,21 @@
 # (mqop-test-pw), MQOP_REDIS_DIR (state/logs, default
 # ${MQOP_CACHE:-$HOME/.cache/mqop}/brokers/redis). Idempotent.
 set -euo pipefail
+LOG_PREFIX='redis.sh: '
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PORT="${MQOP_REDIS_PORT:-16379}"
 SENTINEL_PORT="${MQOP_REDIS_SENTINEL_PORT:-$((PORT + 1))}"
-PASSWORD="${MQOP_TEST_PASSWORD:-mqop-test-pw}"
-DIR="${MQOP_REDIS_DIR:-${MQOP_CACHE:-$HOME/.cache/mqop}/brokers/redis}"
+DIR="${MQOP_REDIS_DIR:-$CACHE/brokers/redis}"
 CONF="$DIR/redis.conf"
 PIDFILE="$DIR/redis.pid"
 LOG="$DIR/redis.log"
 SCONF="$DIR/sentinel.conf"
 SPIDFILE="$DIR/sentinel.pid"
 
-log() { echo "redis.sh: $*" >&2; }
-
-# The pid in a pid file, if that process is alive and is a redis-server (not a recycled pid).
-running_pid() {
-  local file="${1:-$PIDFILE}" pid
-  [[ -s "$file" ]] || return 1
-  pid="$(cat "$file")"
-  kill -0 "$pid" 2>/dev/null || return 1
-  grep -q redis-server "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
+# The pid in a pid file (the server's by default), if that process is alive and is a redis-server.
+running_pid() { pid_of "${1:-$PIDFILE}" redis-server; }
 
 ping() {
   REDISCLI_AUTH="$PASSWORD" redis-cli --no-auth-warning -h 127.0.0.1 -p "$PORT" --user mqop ping 2>/dev/null |
@@ -49,9 +42,7 @@ install() {
     log "redis-server already installed: $(redis-server --version | head -1)"
     return
   fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
+  apt_install redis-server redis-tools
   log "installed: $(redis-server --version | head -1)"
 }
 
@@ -91,20 +82,10 @@ sentinel auth-pass mymaster $PASSWORD
 EOF
 }
 
-stop_pid() {
-  local pid="$1"
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
 start_sentinel() {
   if running_pid "$SPIDFILE" >/dev/null && sentinel_ready; then return; fi
   local pid
-  if pid="$(running_pid "$SPIDFILE")"; then stop_pid "$pid"; fi
+  if pid="$(running_pid "$SPIDFILE")"; then stop_pid "$pid" 10; fi
   write_sentinel_config
   setsid redis-server "$SCONF" --sentinel </dev/null >>"$DIR/stdout.log" 2>&1 &
   echo $! >"$SPIDFILE"
@@ -128,7 +109,7 @@ start() {
   fi
   command -v redis-server >/dev/null || install
   local pid
-  if pid="$(running_pid "$SPIDFILE")"; then stop_pid "$pid"; fi
+  if pid="$(running_pid "$SPIDFILE")"; then stop_pid "$pid" 10; fi
   write_config
   setsid redis-server "$CONF" </dev/null >>"$DIR/stdout.log" 2>&1 &
   echo $! >"$PIDFILE"
@@ -152,14 +133,14 @@ start() {
 
 stop() {
   local pid
-  if pid="$(running_pid "$SPIDFILE")"; then stop_pid "$pid"; fi
+  if pid="$(running_pid "$SPIDFILE")"; then stop_pid "$pid" 10; fi
   rm -f "$SPIDFILE"
   if ! pid="$(running_pid)"; then
     log "not running"
     rm -f "$PIDFILE"
     return
   fi
-  stop_pid "$pid"
+  stop_pid "$pid" 10
   rm -f "$PIDFILE"
   log "stopped"
 }
@@ -174,14 +155,4 @@ status() {
   fi
 }
 
-case "${1:-}" in
-install) install ;;
-start) start ;;
-stop) stop ;;
-status) status ;;
-url) url ;;
-*)
-  echo "usage: $0 {install|start|stop|status|url}" >&2
-  exit 2
-  ;;
-esac
+dispatch '{install|start|stop|status|url}' "$@"

@@ -31,6 +31,9 @@
 # the proxy's gRPC and remoting servers and the broker's HA port have no bind setting in 5.3 and
 # listen on every interface.
 set -euo pipefail
+LOG_PREFIX='[rocketmq] '
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 VERSION="${MQOP_ROCKETMQ_VERSION:-5.3.3}"
 NAMESRV_PORT="${MQOP_ROCKETMQ_NAMESRV_PORT:-19876}"
@@ -38,68 +41,27 @@ GRPC_PORT="${MQOP_ROCKETMQ_GRPC_PORT:-18081}"
 REMOTING_PORT="${MQOP_ROCKETMQ_REMOTING_PORT:-18080}"
 BROKER_PORT="${MQOP_ROCKETMQ_BROKER_PORT:-20911}"
 CLUSTER="${MQOP_ROCKETMQ_CLUSTER:-mqop-testbed}"
-PASSWORD="${MQOP_TEST_PASSWORD:-mqop-test-pw}"
 HEAP="${MQOP_ROCKETMQ_HEAP:--Xms256m -Xmx512m}"
-CACHE="${MQOP_CACHE:-$HOME/.cache/mqop}"
 LIBS="$CACHE/rocketmq/$VERSION/lib"
 DIR="${MQOP_ROCKETMQ_DIR:-$CACHE/brokers/rocketmq}"
 NAMESRV_ADDR="127.0.0.1:$NAMESRV_PORT"
 
-log() { printf '[rocketmq] %s\n' "$*" >&2; }
-die() {
-  log "ERROR: $*"
-  exit 1
-}
 url() { echo "rocketmq://127.0.0.1:$GRPC_PORT"; }
 
 # pid of one of our JVMs (namesrv|broker) if it runs; checks the command line against pid reuse.
-running_pid() {
-  local pidfile="$DIR/$1.pid" pid
-  [[ -f $pidfile ]] || return 1
-  pid=$(cat "$pidfile")
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$2" || return 1
-  echo "$pid"
-}
+running_pid() { pid_of "$DIR/$1.pid" "$2"; }
 namesrv_pid() { running_pid namesrv org.apache.rocketmq.namesrv.NamesrvStartup; }
 broker_pid() { running_pid broker org.apache.rocketmq.proxy.ProxyStartup; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 install() {
-  command -v java >/dev/null || die "java is not on PATH (Java 17 needed)"
-  if [[ -f $LIBS/.complete ]]; then
-    log "jars cached in $LIBS"
-    return
-  fi
-  command -v mvn >/dev/null || die "mvn is not on PATH"
-  local work="$CACHE/rocketmq/$VERSION/resolve"
-  mkdir -p "$work"
-  cat >"$work/pom.xml" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>mqop.testbed</groupId>
-  <artifactId>rocketmq-libs</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
+  maven_jars rocketmq "$LIBS" "org.apache.rocketmq:*:$VERSION" "rocketmq-proxy-$VERSION.jar" <<EOF
   <dependencies>
     <dependency><groupId>org.apache.rocketmq</groupId><artifactId>rocketmq-namesrv</artifactId><version>$VERSION</version></dependency>
     <dependency><groupId>org.apache.rocketmq</groupId><artifactId>rocketmq-broker</artifactId><version>$VERSION</version></dependency>
     <dependency><groupId>org.apache.rocketmq</groupId><artifactId>rocketmq-proxy</artifactId><version>$VERSION</version></dependency>
     <dependency><groupId>org.apache.rocketmq</groupId><artifactId>rocketmq-tools</artifactId><version>$VERSION</version></dependency>
   </dependencies>
-</project>
 EOF
-  log "resolving org.apache.rocketmq:*:$VERSION from Maven Central (first time only)"
-  rm -rf "$LIBS.tmp"
-  (cd "$work" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp") >&2 ||
-    die "mvn dependency:copy-dependencies failed"
-  ls "$LIBS.tmp/rocketmq-proxy-$VERSION.jar" >/dev/null || die "rocketmq-proxy-$VERSION.jar missing after resolve"
-  rm -rf "$LIBS"
-  mv "$LIBS.tmp" "$LIBS"
-  touch "$LIBS/.complete"
-  log "jars in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars)"
 }
 
 # JSON string of a value (for initAuthenticationUser and friends).
@@ -274,16 +236,7 @@ start() {
 stop_one() {
   local name=$1 pid=$2
   log "stopping $name (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 600); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "$name: no clean exit after 60s, killing"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.5
-  fi
+  stop_pid "$pid" 60 "$name"
 }
 
 stop() {
@@ -319,17 +272,4 @@ mqadmin() {
     org.apache.rocketmq.tools.command.MQAdminStartup "$@" 2>/dev/null
 }
 
-case "${1:-}" in
-install) install ;;
-start) start ;;
-stop) stop ;;
-status) status ;;
-mqadmin)
-  shift
-  mqadmin "$@"
-  ;;
-*)
-  echo "usage: $0 {install|start|stop|status|mqadmin <args...>}" >&2
-  exit 2
-  ;;
-esac
+dispatch '{install|start|stop|status|mqadmin <args...>}' "$@"

@@ -59,8 +59,9 @@ NODE_VERSION=$(awk -F'"' '/^    "node_modules\/node": \{/ { f = 1 } f && /"versi
 [[ -n $VERSION && -n $NODE_VERSION ]] || die "can't read the version / node version from package.json, package-lock.json"
 
 apt_install() {
-  [[ ${MQOP_IMAGE_NO_APT:-} != 1 && $(id -u) == 0 ]] && command -v apt-get >/dev/null ||
+  if ! { [[ ${MQOP_IMAGE_NO_APT:-} != 1 && $(id -u) == 0 ]] && command -v apt-get >/dev/null; }; then
     die "missing $*; install it (apt-get install $*)"
+  fi
   log "installing $* (apt-get)"
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
@@ -85,6 +86,7 @@ fi
 command -v "$ENGINE" >/dev/null || die "$ENGINE not found"
 
 # ---- input keys -------------------------------------------------------------------------------
+# shellcheck disable=SC2016 # '$1' in a hook is the rootfs path, expanded by mmdebstrap's shell
 MMDEBSTRAP_ARGS=(
   --variant=essential --include="$PACKAGES"
   --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr

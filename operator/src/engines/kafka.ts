@@ -52,6 +52,7 @@
 import type { Chart } from 'cdk8s';
 import type { k8s } from 'cdk8s-plus-34';
 import type { RenderContext } from '../render/context.ts';
+import { fileTemplate } from '../render/files.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
 import {
   componentServices,
@@ -67,6 +68,9 @@ import {
   statefulSet,
 } from '../render/workload.ts';
 import type { EngineModule } from './types.ts';
+
+const START_SCRIPT = fileTemplate(new URL('./files/kafka/start.sh', import.meta.url));
+const READY_SCRIPT = fileTemplate(new URL('./files/kafka/ready.sh', import.meta.url));
 
 export const CLIENT_PORT = 9092;
 export const CONTROLLER_PORT = 9093;
@@ -179,109 +183,29 @@ log4j.appender.stderr.Target=System.err
  * Start script. Order: validate credentials, write the per-pod files, format storage on first
  * start (refusing to when that would fork the quorum), schedule the credential refresh, exec the
  * broker. Passwords only come from env and go to files on the memory emptyDir (mode 0600).
+ * The script is `files/kafka/start.sh`.
  */
 export function startScript(ctx: RenderContext): string {
   const n = ctx.names;
-  const domain = ctx.serviceHost(n.headless);
-  const voters = Array.from(
-    { length: ctx.replicas },
-    (_, i) => `${i}@${ctx.podHost(n.workload, n.headless, i)}:${CONTROLLER_PORT}`,
-  ).join(' ');
-  return `#!/bin/sh
-# Starts one Kafka node (broker + controller) of MessageQueue ${ctx.namespace}/${ctx.name}.
-set -eu
-run=${RUN_DIR}
-data=${LOG_DIRS}
-self="$POD_NAME.${domain}"
-
-fail() { echo "mqop: $*" >&2; exit 1; }
-# Kafka CLI tools get a small heap of their own, not the broker's.
-tool() { t=$1; shift; KAFKA_HEAP_OPTS="-Xmx256m" KAFKA_LOG4J_OPTS="-Dlog4j.configuration=file:${CONFIG_DIR}/tools-log4j.properties" "${KAFKA_HOME}/bin/$t" "$@"; }
-# A value inside a JAAS "quoted string" inside a .properties file: escape \\ and " for JAAS, then \\ again.
-jaas() { printf '%s' "$1" | sed -e 's/\\\\/\\\\\\\\\\\\\\\\/g' -e 's/"/\\\\\\\\"/g'; }
-
-node_id=\${POD_NAME##*-}
-case "$node_id" in ''|*[!0-9]*) fail "cannot read the node id from pod name $POD_NAME" ;; esac
-case "$KAFKA_USERNAME" in
-  ''|*[!A-Za-z0-9._@-]*) fail "the username must be letters, digits and . _ @ - (Kafka principals and SCRAM records)" ;;
-  ${CLUSTER_PRINCIPAL}) fail "the username ${CLUSTER_PRINCIPAL} is reserved for mqop's internal principal" ;;
-esac
-case "$KAFKA_PASSWORD" in
-  ''|*,*|*[!\\ -~]*) fail "the password must be printable ASCII without commas (kafka-storage --add-scram splits on commas)" ;;
-esac
-
-umask 077
-user_pw=$(jaas "$KAFKA_PASSWORD")
-{
-  cat ${CONFIG_DIR}/server.properties
-  echo "node.id=$node_id"
-  echo "advertised.listeners=CLIENT://$self:${CLIENT_PORT},REPLICATION://$self:${REPLICATION_PORT}"
-  echo "super.users=User:${CLUSTER_PRINCIPAL};User:$KAFKA_USERNAME"
-  echo "listener.name.replication.scram-sha-512.sasl.jaas.config=${SCRAM_LOGIN} required username=\\"${CLUSTER_PRINCIPAL}\\" password=\\"$CLUSTER_PASSWORD\\";"
-  echo "listener.name.controller.plain.sasl.jaas.config=${PLAIN_LOGIN} required username=\\"${CLUSTER_PRINCIPAL}\\" password=\\"$CLUSTER_PASSWORD\\" user_${CLUSTER_PRINCIPAL}=\\"$CLUSTER_PASSWORD\\";"
-} > "$run/server.properties"
-# Client settings for the application user, e.g. for kubectl exec:
-#   kafka-topics.sh --bootstrap-server localhost:${CLIENT_PORT} --command-config ${RUN_DIR}/client.properties --list
-cat > "$run/client.properties" <<EOF
-security.protocol=SASL_PLAINTEXT
-sasl.mechanism=${SCRAM}
-sasl.jaas.config=${SCRAM_LOGIN} required username="$KAFKA_USERNAME" password="$user_pw";
-EOF
-# The internal principal on the replication listener (admin requests) and on the controllers.
-cat > "$run/internal.properties" <<EOF
-security.protocol=SASL_PLAINTEXT
-sasl.mechanism=${SCRAM}
-sasl.jaas.config=${SCRAM_LOGIN} required username="${CLUSTER_PRINCIPAL}" password="$CLUSTER_PASSWORD";
-EOF
-cat > "$run/controller.properties" <<EOF
-security.protocol=SASL_PLAINTEXT
-sasl.mechanism=PLAIN
-sasl.jaas.config=${PLAIN_LOGIN} required username="${CLUSTER_PRINCIPAL}" password="$CLUSTER_PASSWORD";
-request.timeout.ms=5000
-default.api.timeout.ms=15000
-EOF
-
-if [ ! -f "$data/meta.properties" ]; then
-  # A fresh pod. If a quorum is already running without this node among its voters, the voter
-  # list changed under it (replicas changed): formatting now could start a second metadata
-  # history under the same cluster id. Refuse and leave the running pods alone.
-  peers=""
-  for v in ${voters}; do
-    case "$v" in "$node_id@"*) ;; *) peers="$peers,\${v#*@}" ;; esac
-  done
-  peers=\${peers#,}
-  if [ -n "$peers" ] && status=$(tool kafka-metadata-quorum.sh --bootstrap-controller "$peers" --command-config "$run/controller.properties" describe --status 2>/dev/null); then
-    current=$(printf '%s\\n' "$status" | sed -n 's/^CurrentVoters: *//p')
-    case "$current" in
-      *"\\"id\\": $node_id,"*) ;;
-      *) fail "a running KRaft quorum has voters $current without node $node_id: Kafka 3.9 cannot change a static quorum, so set replicas back to the size the cluster was created with" ;;
-    esac
-  fi
-  echo "mqop: formatting $data for cluster $CLUSTER_ID"
-  tool kafka-storage.sh format --cluster-id "$CLUSTER_ID" --config "$run/server.properties" \\
-    --add-scram "${SCRAM}=[name=\\"${CLUSTER_PRINCIPAL}\\",password=\\"$CLUSTER_PASSWORD\\"]" \\
-    --add-scram "${SCRAM}=[name=\\"$KAFKA_USERNAME\\",password=\\"$KAFKA_PASSWORD\\"]"
-fi
-
-# Re-apply the application user's SCRAM credential once this broker answers, so a changed
-# credentials Secret takes effect at the next restart. The value goes through a 0600 file, not argv.
-printf '%s=password=%s\\n' "${SCRAM}" "$(printf '%s' "$KAFKA_PASSWORD" | sed 's/\\\\/\\\\\\\\/g')" > "$run/user-scram.properties"
-(
-  i=0
-  while [ $i -lt 60 ]; do
-    sleep 5
-    i=$((i + 1))
-    if tool kafka-configs.sh --bootstrap-server "$self:${REPLICATION_PORT}" --command-config "$run/internal.properties" \\
-      --alter --entity-type users --entity-name "$KAFKA_USERNAME" --add-config-file "$run/user-scram.properties" >/dev/null 2>&1; then
-      rm -f "$run/user-scram.properties"
-      exit 0
-    fi
-  done
-  echo "mqop: could not refresh the SCRAM credential of $KAFKA_USERNAME; the one from the last format or refresh stays" >&2
-) &
-
-exec ${KAFKA_HOME}/bin/kafka-server-start.sh "$run/server.properties"
-`;
+  return START_SCRIPT.fill({
+    NAMESPACE: ctx.namespace,
+    NAME: ctx.name,
+    DOMAIN: ctx.serviceHost(n.headless),
+    VOTERS: Array.from(
+      { length: ctx.replicas },
+      (_, i) => `${i}@${ctx.podHost(n.workload, n.headless, i)}:${CONTROLLER_PORT}`,
+    ).join(' '),
+    RUN_DIR,
+    LOG_DIRS,
+    CONFIG_DIR,
+    KAFKA_HOME,
+    CLUSTER_PRINCIPAL,
+    CLIENT_PORT,
+    REPLICATION_PORT,
+    SCRAM,
+    SCRAM_LOGIN,
+    PLAIN_LOGIN,
+  });
 }
 
 /**
@@ -291,12 +215,7 @@ exec ${KAFKA_HOME}/bin/kafka-server-start.sh "$run/server.properties"
  * and let a rolling update stop the next broker early. Needs bash for /dev/tcp, like Kafka's own
  * scripts; no JVM per probe.
  */
-const READY_SCRIPT = `#!/bin/bash
-exec 3<>/dev/tcp/127.0.0.1/${CLIENT_PORT} || exit 1
-# size 10 | api_key 18 (ApiVersions) | version 0 | correlation id 1 | null client id
-printf '\\x00\\x00\\x00\\x0a\\x00\\x12\\x00\\x00\\x00\\x00\\x00\\x01\\xff\\xff' >&3
-[ "$(timeout 3 head -c 8 <&3 | wc -c)" -eq 8 ]
-`;
+const readyScript = () => READY_SCRIPT.fill({ CLIENT_PORT });
 
 /** Non-secret files of the ConfigMap. */
 export function kafkaFiles(ctx: RenderContext): Record<string, string> {
@@ -305,7 +224,7 @@ export function kafkaFiles(ctx: RenderContext): Record<string, string> {
     'log4j.properties': LOG4J,
     'tools-log4j.properties': TOOLS_LOG4J,
     'start.sh': startScript(ctx),
-    'ready.sh': READY_SCRIPT,
+    'ready.sh': readyScript(),
   };
 }
 

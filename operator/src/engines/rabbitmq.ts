@@ -33,6 +33,7 @@ import type { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
 import { objectLabels } from '../api/labels.ts';
 import type { RenderContext } from '../render/context.ts';
+import { fileTemplate } from '../render/files.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
 import {
   componentServices,
@@ -169,23 +170,27 @@ export function rabbitmqConf(ctx: RenderContext): string {
 /** Erlang-term plugin list, the format `RABBITMQ_ENABLED_PLUGINS_FILE` expects. */
 const enabledPlugins = () => `[${ENABLED_PLUGINS.join(',')}].\n`;
 
-/** Init step: the cookie must be a file owned by the rabbitmq user, readable by it alone. */
-const COPY_COOKIE = `set -eu
-umask 077
-rm -f ${HOME}/.erlang.cookie
-cat ${COOKIE_DIR}/${ERLANG_COOKIE_KEY} > ${HOME}/.erlang.cookie
-chmod 600 ${HOME}/.erlang.cookie
-`;
+/**
+ * Init step (`sh -c`): the cookie must be a file owned by the rabbitmq user, readable by it alone.
+ */
+const COPY_COOKIE = fileTemplate(new URL('./files/rabbitmq/copy-cookie.sh', import.meta.url)).fill({
+  HOME,
+  COOKIE_DIR,
+  ERLANG_COOKIE_KEY,
+});
 
 /**
- * preStop for a cluster member: wait until every quorum queue and stream keeps a majority without
- * this node, then drain it (clients reconnect elsewhere, queue leaders move) before SIGTERM.
+ * preStop for a cluster member (`sh -c`): wait until every quorum queue and stream keeps a majority
+ * without this node, then drain it (clients reconnect elsewhere, queue leaders move) before SIGTERM.
  * A timeout does not block the stop: the pod is going away either way.
  */
-const PRE_STOP = `if grep -qs '^${SKIP_PRESTOP_ANNOTATION}="true"$' ${PODINFO_DIR}/annotations; then exit 0; fi
-${SBIN}/rabbitmq-upgrade await_online_quorum_plus_one -t ${QUORUM_WAIT_SECONDS} || true
-${SBIN}/rabbitmq-upgrade drain -t ${DRAIN_SECONDS} || true
-`;
+const PRE_STOP = fileTemplate(new URL('./files/rabbitmq/pre-stop.sh', import.meta.url)).fill({
+  SKIP_PRESTOP_ANNOTATION,
+  PODINFO_DIR,
+  SBIN,
+  QUORUM_WAIT_SECONDS,
+  DRAIN_SECONDS,
+});
 
 /** RBAC for the pre-4.1 plugin: read the headless Service's Endpoints, post Events about it. */
 function legacyDiscoveryRbac(chart: Chart, ctx: RenderContext): void {

@@ -11,6 +11,7 @@
 import type { Chart } from 'cdk8s';
 import type { k8s } from 'cdk8s-plus-34';
 import type { RenderContext } from '../render/context.ts';
+import { fileTemplate } from '../render/files.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
 import {
   componentServices,
@@ -55,87 +56,45 @@ export function baseRedisConf(ctx: RenderContext): string {
     .join('\n')}\n`;
 }
 
+const START_REDIS = fileTemplate(new URL('./files/redis/start-redis.sh', import.meta.url));
+/** Inserted into start-redis.sh before the `exec` when Sentinels watch the pods. */
+const START_REDIS_REPLICATION = fileTemplate(
+  new URL('./files/redis/start-redis-replication.sh', import.meta.url),
+);
+const START_SENTINEL = fileTemplate(new URL('./files/redis/start-sentinel.sh', import.meta.url));
+
 /**
  * Start script for a Redis pod. It asks the Sentinels who the primary is; with no answer, pod 0
  * is primary. Passwords come from env and are written to a file on an emptyDir, never argv.
  */
 function redisStart(ctx: RenderContext): string {
   const n = ctx.names;
-  const self = `"$POD_NAME.${ctx.serviceHost(n.headless)}"`;
-  return `#!/bin/sh
-set -eu
-conf=/run/redis/redis.conf
-umask 077
-{
-  echo "include /etc/redis/base/redis.conf"
-  echo "requirepass \\"$REDIS_PASSWORD\\""
-  if [ "$REDIS_USERNAME" != default ]; then
-    echo "user \\"$REDIS_USERNAME\\" on \\">$REDIS_PASSWORD\\" ~* &* +@all"
-  fi
-  echo "masterauth \\"$REDIS_PASSWORD\\""
-  echo "replica-announce-ip ${self}"
-} > "$conf"
-${
-  replicated(ctx)
-    ? `export REDISCLI_AUTH="$REDIS_PASSWORD"
-sentinel() { timeout 5 redis-cli -h ${ctx.serviceHost(n.companion)} -p ${SENTINEL_PORT} --raw sentinel "$@" 2>/dev/null; }
-primary=""
-if reply=$(sentinel get-master-addr-by-name ${SENTINEL_MASTER}); then
-  primary=$(echo "$reply" | head -n 1)
-fi
-if [ -n "$primary" ] && [ "$primary" = ${self} ]; then
-  # The Sentinels still name this pod the primary, but it is starting again (deleted, evicted,
-  # updated, crashed) and may have lost its data: starting as primary would make the replicas drop
-  # theirs. Have the Sentinels promote a replica first and follow it; if none can be promoted
-  # within a minute (no replica in sync; the liveness probe allows 75 s), start as primary.
-  if sentinel failover ${SENTINEL_MASTER} >/dev/null; then
-    echo "mqop: the Sentinels named this pod primary; failing over to a replica first"
-    end=$(($(date +%s) + 60))
-    while [ "$(date +%s)" -lt "$end" ]; do
-      sleep 2
-      now=$(sentinel get-master-addr-by-name ${SENTINEL_MASTER} | head -n 1) || now=""
-      if [ -n "$now" ] && [ "$now" != ${self} ]; then primary=$now; break; fi
-    done
-  fi
-fi
-if [ -z "$primary" ]; then primary="${ctx.podHost(n.workload, n.headless, 0)}"; fi
-if [ "$primary" != ${self} ]; then echo "replicaof $primary ${REDIS_PORT}" >> "$conf"; fi
-`
-    : ''
-}exec redis-server "$conf"
-`;
+  const HEADLESS_HOST = ctx.serviceHost(n.headless);
+  const REPLICATION = replicated(ctx)
+    ? START_REDIS_REPLICATION.fill({
+        HEADLESS_HOST,
+        SENTINEL_HOST: ctx.serviceHost(n.companion),
+        SENTINEL_PORT,
+        SENTINEL_MASTER,
+        FIRST_POD_HOST: ctx.podHost(n.workload, n.headless, 0),
+        REDIS_PORT,
+      })
+    : '';
+  return START_REDIS.fill({ HEADLESS_HOST, REPLICATION });
 }
 
 /** Start script for a Sentinel: find the current primary, write a writable sentinel.conf. */
 function sentinelStart(ctx: RenderContext): string {
   const n = ctx.names;
-  const quorum = Math.floor(SENTINELS / 2) + 1;
-  return `#!/bin/sh
-set -eu
-conf=/run/sentinel/sentinel.conf
-umask 077
-export REDISCLI_AUTH="$REDIS_PASSWORD"
-primary=""
-if reply=$(timeout 5 redis-cli -h ${ctx.serviceHost(n.companion)} -p ${SENTINEL_PORT} --raw sentinel get-master-addr-by-name ${SENTINEL_MASTER} 2>/dev/null); then
-  primary=$(echo "$reply" | head -n 1)
-fi
-if [ -z "$primary" ]; then primary="${ctx.podHost(n.workload, n.headless, 0)}"; fi
-cat > "$conf" <<CONF
-port ${SENTINEL_PORT}
-dir /run/sentinel
-sentinel resolve-hostnames yes
-sentinel announce-hostnames yes
-sentinel announce-ip $POD_NAME.${ctx.serviceHost(n.companionHeadless)}
-requirepass "$REDIS_PASSWORD"
-sentinel sentinel-pass "$REDIS_PASSWORD"
-sentinel monitor ${SENTINEL_MASTER} $primary ${REDIS_PORT} ${quorum}
-sentinel auth-pass ${SENTINEL_MASTER} "$REDIS_PASSWORD"
-sentinel down-after-milliseconds ${SENTINEL_MASTER} 5000
-sentinel failover-timeout ${SENTINEL_MASTER} 60000
-sentinel parallel-syncs ${SENTINEL_MASTER} 1
-CONF
-exec redis-server "$conf" --sentinel
-`;
+  return START_SENTINEL.fill({
+    SENTINEL_HOST: ctx.serviceHost(n.companion),
+    SENTINEL_HEADLESS_HOST: ctx.serviceHost(n.companionHeadless),
+    SENTINEL_PORT,
+    SENTINEL_MASTER,
+    FIRST_POD_HOST: ctx.podHost(n.workload, n.headless, 0),
+    REDIS_PORT,
+    QUORUM: Math.floor(SENTINELS / 2) + 1,
+  });
 }
 
 const pingProbe = (p: number, seconds: number, failures: number): k8s.Probe => ({

@@ -59,6 +59,7 @@
 import type { Chart } from 'cdk8s';
 import type { k8s } from 'cdk8s-plus-34';
 import type { RenderContext } from '../render/context.ts';
+import { fileTemplate } from '../render/files.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
 import {
   componentServices,
@@ -198,50 +199,48 @@ const LOGBACK_XML = `<?xml version="1.0" encoding="UTF-8"?>
 `;
 
 /**
- * Shared head of both start scripts: locate the distribution and java, size the heap from the
- * memory limit (MiB, downward API) with a floor so a tiny limit still starts.
+ * Start script of both processes (`files/rocketmq/start.sh`): locate the distribution and java,
+ * size the heap from the memory limit (MiB, downward API) with a floor so a tiny limit still
+ * starts, run `prepare` (shell lines, may be empty), then exec `java` with the shared options, the
+ * extra memory options and the main class with its arguments.
  */
-function scriptHead(ctx: RenderContext, heapPercent: number): string {
-  return `#!/bin/sh
-set -eu
-: "\${ROCKETMQ_HOME:=${HOME}/rocketmq-${ctx.version}}"
-export ROCKETMQ_HOME
-JAVA="\${JAVA_HOME:+$JAVA_HOME/bin/}java"
-heap=$((MEMORY_LIMIT_MB * ${heapPercent} / 100))
-if [ "$heap" -lt 128 ]; then heap=128; fi
-`;
+const START = fileTemplate(new URL('./files/rocketmq/start.sh', import.meta.url));
+/** The broker's `prepare`: direct memory size, per-pod broker.conf (name, IP) in `$conf`. */
+const BROKER_CONF = fileTemplate(new URL('./files/rocketmq/broker-conf.sh', import.meta.url));
+
+function startScript(
+  ctx: RenderContext,
+  heapPercent: number,
+  run: { prepare: string; memoryOptions: string; main: string },
+): string {
+  return START.fill({
+    HOME,
+    VERSION: ctx.version,
+    HEAP_PERCENT: heapPercent,
+    CONF_DIR,
+    PREPARE: run.prepare,
+    MEMORY_OPTIONS: run.memoryOptions,
+    MAIN: run.main,
+  });
 }
 
-/** JVM options both processes share, as shell continuation lines after the heap options. */
-const JVM_COMMON = `-server -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -XX:-OmitStackTraceInFastThrow \\
-  -Dsun.net.inetaddr.ttl=10 -Dsun.net.inetaddr.negative.ttl=2 \\
-  -Duser.home=${HOME} -Drmq.logback.configurationFile=${CONF_DIR}/logback.xml \\
-  -Drocketmq.home.dir="$ROCKETMQ_HOME" -cp "$ROCKETMQ_HOME/conf:$ROCKETMQ_HOME/lib/*"`;
-
-/** Broker start: per-pod broker.conf (name, IP) on a memory emptyDir, then broker + local proxy. */
+/** Broker start: per-pod broker.conf on a memory emptyDir, then broker + local proxy. */
 function brokerStart(ctx: RenderContext): string {
-  return `${scriptHead(ctx, 40)}direct=$((MEMORY_LIMIT_MB * 20 / 100))
-if [ "$direct" -lt 64 ]; then direct=64; fi
-conf=${RUN_DIR}/broker.conf
-umask 077
-{
-  cat ${CONF_DIR}/broker.conf
-  cat ${SECRET_DIR}/${CREDENTIALS_FILE}
-  echo "brokerName=$POD_NAME"
-  echo "brokerIP1=$POD_IP"
-} > "$conf"
-exec "$JAVA" -Xms\${heap}m -Xmx\${heap}m -XX:MaxDirectMemorySize=\${direct}m \\
-  ${JVM_COMMON} \\
-  org.apache.rocketmq.proxy.ProxyStartup -pm local -pc ${CONF_DIR}/rmq-proxy.json -bc "$conf"
-`;
+  return startScript(ctx, 40, {
+    prepare: BROKER_CONF.fill({ RUN_DIR, CONF_DIR, SECRET_DIR, CREDENTIALS_FILE }),
+    // Shell words: `direct` and `conf` are set by broker-conf.sh.
+    memoryOptions: `-XX:MaxDirectMemorySize=\${direct}m `,
+    main: `org.apache.rocketmq.proxy.ProxyStartup -pm local -pc ${CONF_DIR}/rmq-proxy.json -bc "$conf"`,
+  });
 }
 
 /** Name server start: nothing to configure beyond the defaults (port 9876). */
 function namesrvStart(ctx: RenderContext): string {
-  return `${scriptHead(ctx, 50)}exec "$JAVA" -Xms\${heap}m -Xmx\${heap}m \\
-  ${JVM_COMMON} \\
-  org.apache.rocketmq.namesrv.NamesrvStartup
-`;
+  return startScript(ctx, 50, {
+    prepare: '',
+    memoryOptions: '',
+    main: 'org.apache.rocketmq.namesrv.NamesrvStartup',
+  });
 }
 
 /** MEMORY_LIMIT_MB from the container's own memory limit. */

@@ -17,8 +17,11 @@ const USAGE = `mqop - a Kubernetes operator for message queues
 Usage:
   mqop operator [flags]
       Run the controller (see mqop operator --help).
-  mqop render -f <file> [--image-registry R] [--operator-image I] [--operator-namespace N]
-      Print the manifests mqop applies for each MessageQueue in <file>, as YAML.
+  mqop render -f <file|folder|-> [-f ...] [--image-registry R] [--operator-image I]
+             [--operator-namespace N]
+      Print the manifests mqop applies for each MessageQueue in the files, as YAML.
+      Like kubectl: - is standard input, a folder means its *.yaml, *.yml and *.json
+      files in name order, and -f may be repeated.
       Credentials are placeholders: the controller reads the real ones from Secrets.
   mqop smoke --engine E --url U [--secret-file F] [--messages N] [--message-bytes B]
              [--timeout S] [--output table|json]
@@ -47,16 +50,15 @@ export async function main(argv: string[]): Promise<number> {
         const { values } = parseArgs({
           args: rest,
           options: {
-            file: { type: 'string', short: 'f' },
+            file: { type: 'string', short: 'f', multiple: true },
             'image-registry': { type: 'string' },
             'operator-image': { type: 'string' },
             'operator-namespace': { type: 'string' },
           },
         });
-        if (!values.file) throw new Error('render needs -f <file>');
         process.stdout.write(
           renderFile({
-            file: values.file,
+            files: values.file ?? [],
             imageRegistry: values['image-registry'],
             operatorImage: values['operator-image'],
             operatorNamespace: values['operator-namespace'],
