@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 /**
- * The one mqop CLI. Subcommands: `render` (now), and `operator`, `smoke`, `bench`, `zmq-proxy`
+ * The one mqop CLI. Subcommands: `render` (now), and `operator`, `smoke`, `zmq-proxy`
  * as they land. One binary, one image.
  */
 import { parseArgs } from 'node:util';
-import { benchCommand } from '../cli/bench-command.ts';
 import { renderFile } from '../cli/render-command.ts';
 import { smokeCommand } from '../cli/smoke-command.ts';
 import { zmqProxyCommand } from '../cli/zmq-proxy-command.ts';
@@ -25,10 +24,6 @@ Usage:
       Produce and consume messages through a broker and report what arrived.
       Credentials come from a servicebinding Secret (directory or manifest) or
       MQOP_SMOKE_PASSWORD; never from a flag.
-  mqop bench [--engines redis,rabbitmq,kafka,activemq,rocketmq,zeromq] [--quick]
-             [--out bench/results] [--merge EARLIER.json]
-      The seed experiment: enqueue then dequeue N messages per size through mqop's clients,
-      with each engine's native tool as the ceiling where one exists (see mqop bench --help).
   mqop zmq-proxy --role=central|sidecar --pattern=pubsub|pipeline --frontend=E --backend=E ...
       The ZeroMQ device the zeromq engine runs (see mqop zmq-proxy --help).
   mqop --help
@@ -84,8 +79,6 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'smoke':
         return await smokeCommand(rest);
-      case 'bench':
-        return await benchCommand(rest);
       case 'zmq-proxy':
         // Returns after SIGTERM; the process then ends on its own so socket linger is honoured.
         return await zmqProxyCommand(rest);

@@ -21,11 +21,10 @@ import {
   describeChain,
   RocketmqAdmin,
   rocketmqEndpoints,
-} from '../rocketmq.ts';
-import { bestEffort } from '../stats.ts';
-import type { SmokeTarget } from '../types.ts';
-import type { PhaseMeter } from './meter.ts';
-import type { BenchEngine, BenchQueue, BenchRunContext } from './types.ts';
+} from '../../smoke-tests/src/rocketmq.ts';
+import { bestEffort } from '../../smoke-tests/src/stats.ts';
+import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
+import type { BenchEngine, BenchQueue, BenchRunContext, Progress } from './types.ts';
 import { benchPayload } from './util.ts';
 
 /** Queues of the run's topic per master broker; receive calls spread over them. */
@@ -93,7 +92,7 @@ class RocketmqQueue implements BenchQueue {
     return clientOptions(rocketmqEndpoints(this.target), this.target);
   }
 
-  async enqueue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async enqueue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     const producer = new Producer({ ...this.options(), topics: [this.name], maxAttempts: 1 });
     this.clients.push(producer);
     await startWithRetry(producer);
@@ -136,7 +135,7 @@ class RocketmqQueue implements BenchQueue {
     }
   }
 
-  async dequeue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async dequeue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     if (n <= 0) return;
     const consumer = new SimpleConsumer({
       ...this.options(),

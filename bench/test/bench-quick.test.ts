@@ -10,8 +10,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { benchCommand } from '../../operator/src/cli/bench-command.ts';
-import type { BenchReport } from '../src/bench.ts';
+import { benchCommand } from '../src/cli.ts';
+import type { BenchReport } from '../src/seed.ts';
 
 const N = 2000;
 const SIZES = [128, 1024];

@@ -7,12 +7,18 @@
  * same way. Both dequeue rates include joining the group.
  */
 import { type Admin, Kafka, logLevel, type SASLOptions } from 'kafkajs';
-import { parseBrokers } from '../kafka.ts';
-import { bestEffort } from '../stats.ts';
-import type { SmokeTarget } from '../types.ts';
-import type { PhaseMeter } from './meter.ts';
+import { parseBrokers } from '../../smoke-tests/src/kafka.ts';
+import { bestEffort } from '../../smoke-tests/src/stats.ts';
+import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { parseConsumerPerformance, parseProducerPerformance, runTool, tail } from './native.ts';
-import type { BenchEngine, BenchQueue, BenchRunContext, NativePhaseResult, NativeRun } from './types.ts';
+import type {
+  BenchEngine,
+  BenchQueue,
+  BenchRunContext,
+  NativePhaseResult,
+  NativeRun,
+  Progress,
+} from './types.ts';
 import { benchPayload } from './util.ts';
 
 /** Payload bytes per produce request, and at most this many messages. */
@@ -95,7 +101,7 @@ class KafkaQueue implements BenchQueue {
     this.size = size;
   }
 
-  async enqueue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async enqueue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     // No request bigger than a tenth of the run, so that every checkpoint is seen.
     const perBatch = Math.max(1, Math.min(shape(this.size).perBatch, Math.ceil(n / 10)));
     const payload = benchPayload(this.size);
@@ -123,7 +129,7 @@ class KafkaQueue implements BenchQueue {
     }
   }
 
-  async dequeue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async dequeue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     if (n <= 0) return;
     const { maxMessageBytes } = shape(this.size);
     const consumer = this.kafka.consumer({
