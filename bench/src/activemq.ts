@@ -23,7 +23,7 @@ import {
   openwireAddress,
   openwireRemoveQueue,
 } from '../../smoke-tests/src/activemq.ts';
-import { bestEffort } from '../../smoke-tests/src/stats.ts';
+import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
 import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { parseActivemqConsumer, parseActivemqProducer, runTool, tail } from './native.ts';
 import type {

@@ -7,8 +7,8 @@
  * same way. Both dequeue rates include joining the group.
  */
 import { type Admin, Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
 import { parseBrokers } from '../../smoke-tests/src/kafka.ts';
-import { bestEffort } from '../../smoke-tests/src/stats.ts';
 import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { parseConsumerPerformance, parseProducerPerformance, runTool, tail } from './native.ts';
 import type {

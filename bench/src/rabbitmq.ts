@@ -7,8 +7,8 @@
  */
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { connect } from 'amqplib';
+import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
 import { amqpConnectOptions } from '../../smoke-tests/src/rabbitmq.ts';
-import { bestEffort } from '../../smoke-tests/src/stats.ts';
 import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { parsePerfTest, runTool, tail } from './native.ts';
 import type {

@@ -6,8 +6,8 @@
  * too, for reference.
  */
 import { Redis } from 'ioredis';
+import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
 import { redisOptions } from '../../smoke-tests/src/redis.ts';
-import { bestEffort } from '../../smoke-tests/src/stats.ts';
 import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { parseRedisBenchmarkCsv, runTool, tail } from './native.ts';
 import type {

@@ -13,6 +13,7 @@
  */
 import type { MessageView } from 'rocketmq-client-nodejs';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
+import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
 import {
   ackAll,
   clientOptions,
@@ -22,7 +23,6 @@ import {
   RocketmqAdmin,
   rocketmqEndpoints,
 } from '../../smoke-tests/src/rocketmq.ts';
-import { bestEffort } from '../../smoke-tests/src/stats.ts';
 import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import type { BenchEngine, BenchQueue, BenchRunContext, Progress } from './types.ts';
 import { benchPayload } from './util.ts';

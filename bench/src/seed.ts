@@ -12,7 +12,7 @@
  * slow for the seed's 1,000,000 in the time budget (`maxMessages`, said in the report).
  */
 import { cpus, loadavg, totalmem } from 'node:os';
-import { describeError } from '../../smoke-tests/src/stats.ts';
+import { describeError } from '../../smoke-tests/src/contract/errors.ts';
 import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { activemqBench } from './activemq.ts';
 import { kafkaBench } from './kafka.ts';

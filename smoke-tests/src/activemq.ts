@@ -36,8 +36,10 @@ import type {
   Sender,
 } from 'rhea';
 import rhea from 'rhea';
-import type { RunContext } from './stats.ts';
-import { bestEffort, nowMillis, runSmoke, SmokeError, sleep } from './stats.ts';
+import { bestEffort, sleep } from './contract/deadline.ts';
+import { SmokeError } from './contract/errors.ts';
+import { nowMillis } from './contract/payload.ts';
+import { type RunContext, runSmoke } from './contract/runner.ts';
 import type { SmokeOptions, SmokeResult, SmokeTarget, SmokeTest } from './types.ts';
 
 /** Unsettled deliveries in flight, in bytes (and at most MAX_INFLIGHT; the link credit bounds it too). */

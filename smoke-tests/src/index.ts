@@ -34,4 +34,6 @@ export function smokeTestFor(engine: string): SmokeTest {
   return t;
 }
 
+export { failedResult } from './contract/counter.ts';
+export { redact } from './contract/errors.ts';
 export type { SmokeErrorKind, SmokeOptions, SmokeResult, SmokeTarget, SmokeTest } from './types.ts';

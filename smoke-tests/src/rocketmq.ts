@@ -29,8 +29,10 @@ import type { MessageView } from 'rocketmq-client-nodejs';
 import { Producer, SimpleConsumer, StatusChecker } from 'rocketmq-client-nodejs';
 import definitionPb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb.js';
 import servicePb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb.js';
-import type { RunContext } from './stats.ts';
-import { bestEffort, nowMillis, runSmoke, SmokeError, sleep } from './stats.ts';
+import { bestEffort, sleep } from './contract/deadline.ts';
+import { SmokeError } from './contract/errors.ts';
+import { nowMillis } from './contract/payload.ts';
+import { type RunContext, runSmoke } from './contract/runner.ts';
 import type { SmokeOptions, SmokeResult, SmokeTarget, SmokeTest } from './types.ts';
 
 const DEFAULT_GRPC_PORT = 8081;

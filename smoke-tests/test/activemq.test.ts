@@ -16,7 +16,7 @@ import {
   openwireAddress,
   openwireRemoveQueue,
 } from '../src/activemq.ts';
-import { newRunId } from '../src/stats.ts';
+import { newRunId } from '../src/contract/run-options.ts';
 import type { SmokeTarget } from '../src/types.ts';
 import { testBed } from './test-bed.ts';
 

@@ -9,9 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connect } from 'amqplib';
+import { newRunId } from '../src/contract/run-options.ts';
 import { smokeTestFor } from '../src/index.ts';
 import { amqpConnectOptions } from '../src/rabbitmq.ts';
-import { newRunId } from '../src/stats.ts';
 import type { SmokeTarget } from '../src/types.ts';
 import { testBed } from './test-bed.ts';
 

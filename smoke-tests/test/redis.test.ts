@@ -14,9 +14,9 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import type { MessageQueue } from '../../operator/src/api/types.ts';
 import { render } from '../../operator/src/render/render.ts';
+import { newRunId } from '../src/contract/run-options.ts';
 import { smokeTestFor } from '../src/index.ts';
 import { parseRedisUrl, redisOptions } from '../src/redis.ts';
-import { newRunId } from '../src/stats.ts';
 import type { SmokeTarget } from '../src/types.ts';
 import { testBed } from './test-bed.ts';
 

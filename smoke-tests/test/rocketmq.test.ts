@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { newRunId } from '../src/contract/run-options.ts';
 import { smokeTestFor } from '../src/index.ts';
 import {
   encodeRequest,
@@ -19,7 +20,6 @@ import {
   rocketmqSmoke,
   signExtFields,
 } from '../src/rocketmq.ts';
-import { newRunId } from '../src/stats.ts';
 import type { SmokeTarget, SmokeTest } from '../src/types.ts';
 import { testBed } from './test-bed.ts';
 

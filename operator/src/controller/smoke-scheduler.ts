@@ -5,7 +5,7 @@
  * slow or dead broker never blocks reconciles, and never takes the operator down.
  */
 
-import { smokeTestFor } from '../../../smoke-tests/src/index.ts';
+import { failedResult, smokeTestFor } from '../../../smoke-tests/src/index.ts';
 import type { SmokeResult, SmokeTarget } from '../../../smoke-tests/src/types.ts';
 import { type MessageQueue, RUN_SMOKE_TEST_ANNOTATION, type SmokeTestStatus } from '../api/types.ts';
 import { renderContext } from '../render/context.ts';
@@ -163,19 +163,7 @@ export class SmokeScheduler {
       });
     } catch (e) {
       // A smoke test must never take the operator down: anything thrown is a failed run.
-      result = {
-        ok: false,
-        produced: 0,
-        consumed: 0,
-        lost: 0,
-        duplicated: 0,
-        outOfOrder: 0,
-        p50Millis: 0,
-        p99Millis: 0,
-        durationMillis: 0,
-        errorKind: 'protocol',
-        message: (e as Error).message,
-      };
+      result = failedResult('protocol', (e as Error).message);
     }
     const labels = { namespace: ns, name: cr.metadata.name, engine };
     this.metrics.smokeRuns.inc({ engine, result: result.ok ? 'passed' : 'failed' });

@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  AUTH_PATTERN,
-  bestEffort,
-  classifyError,
-  Deadline,
-  decodePayload,
-  describeError,
-  encodePayload,
-  newRunId,
-  percentile,
-  redact,
-  runName,
-  runSmoke,
-  SmokeCounter,
-  SmokeError,
-  sleep,
-} from './stats.ts';
+import { percentile, SmokeCounter } from './counter.ts';
+import { bestEffort, Deadline, sleep } from './deadline.ts';
+import { AUTH_PATTERN, classifyError, describeError, redact, SmokeError } from './errors.ts';
+import { decodePayload, encodePayload } from './payload.ts';
+import { newRunId, runName } from './run-options.ts';
+import { runSmoke } from './runner.ts';
 
 describe('run names', () => {
   test('random ids are 12 hex chars and differ', () => {
