@@ -14,13 +14,13 @@
 import type { MessageView } from 'rocketmq-client-nodejs';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
+import { RocketmqAdmin } from '../../smoke-tests/src/protocols/rocketmq-remoting.ts';
 import {
   ackAll,
   clientOptions,
   closeClient,
   credentialsOf,
   describeChain,
-  RocketmqAdmin,
   rocketmqEndpoints,
 } from '../../smoke-tests/src/rocketmq.ts';
 import type { SmokeTarget } from '../../smoke-tests/src/types.ts';

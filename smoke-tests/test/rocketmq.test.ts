@@ -16,10 +16,9 @@ import {
   mastersOf,
   parseRocketJson,
   RocketmqAdmin,
-  rocketmqEndpoints,
-  rocketmqSmoke,
   signExtFields,
-} from '../src/rocketmq.ts';
+} from '../src/protocols/rocketmq-remoting.ts';
+import { rocketmqEndpoints, rocketmqSmoke } from '../src/rocketmq.ts';
 import type { SmokeTarget, SmokeTest } from '../src/types.ts';
 import { testBed } from './test-bed.ts';
 
