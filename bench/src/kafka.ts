@@ -8,7 +8,7 @@
  */
 import { type Admin, Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
-import { parseBrokers } from '../../smoke-tests/src/kafka.ts';
+import { consumerConfig, parseBrokers } from '../../smoke-tests/src/kafka.ts';
 import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { parseConsumerPerformance, parseProducerPerformance, runTool, tail } from './native.ts';
 import type {
@@ -132,18 +132,7 @@ class KafkaQueue implements BenchQueue {
   async dequeue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     if (n <= 0) return;
     const { maxMessageBytes } = shape(this.size);
-    const consumer = this.kafka.consumer({
-      groupId: this.name,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 100,
-      minBytes: 1,
-      maxBytesPerPartition: Math.max(1024 * 1024, maxMessageBytes),
-      maxBytes: Math.max(10 * 1024 * 1024, 2 * maxMessageBytes),
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 10_000,
-      heartbeatInterval: 1000,
-      retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2000, restartOnFailure: async () => false },
-    });
+    const consumer = this.kafka.consumer(consumerConfig(this.name, maxMessageBytes));
     this.groupUsed = true;
     let got = 0;
     let done!: () => void;

@@ -14,13 +14,13 @@
 import type { MessageView } from 'rocketmq-client-nodejs';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
+import { describeError } from '../../smoke-tests/src/contract/errors.ts';
 import { RocketmqAdmin } from '../../smoke-tests/src/protocols/rocketmq-remoting.ts';
 import {
   ackAll,
   clientOptions,
   closeClient,
   credentialsOf,
-  describeChain,
   rocketmqEndpoints,
 } from '../../smoke-tests/src/rocketmq.ts';
 import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
@@ -65,7 +65,7 @@ async function startWithRetry(client: Producer | SimpleConsumer): Promise<void> 
       await client.startup();
       return;
     } catch (e) {
-      if (!/40402|No topic route/i.test(describeChain(e)) || attempt >= 20) throw e;
+      if (!/40402|No topic route/i.test(describeError(e)) || attempt >= 20) throw e;
       await new Promise((r) => setTimeout(r, 500));
     }
   }
@@ -157,7 +157,7 @@ class RocketmqQueue implements BenchQueue {
           msgs = await consumer.receive(MAX_BATCH, INVISIBLE_MILLIS);
         } catch (e) {
           // Long polling that found nothing ends with "message not found" (40401).
-          if (/40401|not found/i.test(describeChain(e))) continue;
+          if (/40401|not found/i.test(describeError(e))) continue;
           throw e;
         }
         if (!msgs.length) continue;

@@ -28,7 +28,7 @@ import { Producer, SimpleConsumer, StatusChecker } from 'rocketmq-client-nodejs'
 import definitionPb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb.js';
 import servicePb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb.js';
 import { bestEffort, sleep } from './contract/deadline.ts';
-import { SmokeError } from './contract/errors.ts';
+import { describeError, SmokeError } from './contract/errors.ts';
 import { nowMillis } from './contract/payload.ts';
 import { type RunContext, runSmoke } from './contract/runner.ts';
 import {
@@ -337,24 +337,11 @@ async function startWithRetry(start: () => Promise<void>, ctx: RunContext): Prom
       await start();
       return;
     } catch (e) {
-      const notFound = /40402|No topic route/i.test(describeChain(e));
+      const notFound = /40402|No topic route/i.test(describeError(e));
       if (!notFound || attempt >= 5 || ctx.deadline.remaining() < 1500) throw e;
       await sleep(500, ctx.deadline.signal);
     }
   }
-}
-
-export function describeChain(e: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = e;
-  for (let i = 0; cur && i < 6; i++) {
-    parts.push(cur instanceof Error ? cur.message : String(cur));
-    cur =
-      typeof cur === 'object' && cur !== null && 'cause' in cur
-        ? (cur as { cause: unknown }).cause
-        : undefined;
-  }
-  return parts.join(': ');
 }
 
 /**

@@ -30,6 +30,7 @@ export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   'ECONNABORTED',
   'EPIPE',
   'ETIMEDOUT',
+  'EADDRNOTAVAIL',
   'ENOENT', // unix socket path
 ]);
 
@@ -37,13 +38,20 @@ export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
 export const AUTH_PATTERN =
   /WRONGPASS|NOAUTH|invalid username|invalid password|ACCESS[-_ ]REFUSED|authentication (failed|failure|error)|SASL|not authori[sz]ed|unauthori[sz]ed|bad credentials|login failed|access denied|permission denied|NOPERM/i;
 
-/** Walks an error, its `cause` chain and AggregateError members. */
-function* errorChain(err: unknown, depth = 0): Generator<unknown> {
-  if (err === undefined || err === null || depth > 8) return;
+/**
+ * Walks an error and what it wraps: its `cause` chain, `originalError` (KafkaJS wraps the
+ * underlying error there) and the members of an `errors` array (AggregateError, and client
+ * libraries' own aggregates). Each error once.
+ */
+function* errorChain(err: unknown, depth = 0, seen = new Set<unknown>()): Generator<unknown> {
+  if (err === undefined || err === null || depth > 8 || seen.has(err)) return;
+  seen.add(err);
   yield err;
-  if (err instanceof AggregateError) for (const e of err.errors) yield* errorChain(e, depth + 1);
-  if (typeof err === 'object' && 'cause' in err)
-    yield* errorChain((err as { cause: unknown }).cause, depth + 1);
+  if (typeof err !== 'object') return;
+  const o = err as { cause?: unknown; originalError?: unknown; errors?: unknown };
+  if (Array.isArray(o.errors)) for (const e of o.errors) yield* errorChain(e, depth + 1, seen);
+  if ('cause' in o) yield* errorChain(o.cause, depth + 1, seen);
+  if ('originalError' in o) yield* errorChain(o.originalError, depth + 1, seen);
 }
 
 function codeOf(err: unknown): string | undefined {
