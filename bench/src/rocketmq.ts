@@ -15,7 +15,7 @@ import type { MessageView } from 'rocketmq-client-nodejs';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
 import { describeError } from '../../smoke-tests/src/contract/errors.ts';
-import { RocketmqAdmin } from '../../smoke-tests/src/protocols/rocketmq-remoting.ts';
+import { RocketmqAdmin } from '../../smoke-tests/src/protocols/rocketmq-admin.ts';
 import {
   ackAll,
   clientOptions,

@@ -1,5 +1,5 @@
 /**
- * `mqop bench`, the seed experiment: for each engine and message size, enqueue N messages through
+ * The seed benchmark (`npm run bench`): for each engine and message size, enqueue N messages through
  * our client (pipelining / batching / confirms in flight), then dequeue them all, as two separate
  * phases, each with a checkpoint every N/10 and a `maxSeconds` guard; then the same through the
  * engine's native tool (the ceiling), and the ratio ours / native. Every queue/stream/topic is the

@@ -1,5 +1,5 @@
 /**
- * The shapes of `mqop bench`: what an engine implements to be benchmarked (our client: a queue
+ * The shapes of the seed benchmark: what an engine implements to be benchmarked (our client: a queue
  * that can enqueue and dequeue; the native tool: a ceiling run in the same conditions), and what
  * a run reports. One engine = one {@link BenchEngine}; ActiveMQ, RocketMQ and ZeroMQ plug in by
  * adding one to the registry in `../bench.ts`.
@@ -177,7 +177,7 @@ export interface EngineResult {
   sizes: SizeResult[];
   error?: string;
   /**
-   * Set on an engine taken from an earlier run's JSON (`mqop bench --merge`): when that run
+   * Set on an engine taken from an earlier run's JSON (`npm run bench -- --merge`): when that run
    * started, its file, and the host's load average then.
    */
   run?: { startedAt: string; file: string; loadAverageAtStart?: number[] };

@@ -1,7 +1,7 @@
 /**
  * ZeroMQ in the benchmark: the pipeline pattern through mqop's own device, `mqop zmq-proxy
  * --role=central --pattern=pipeline` (the bench command starts one for the run, see
- * operator/src/cli/bench-command.ts): a PUSH connected to the proxy's frontend → the proxy's PULL
+ * cli.ts): a PUSH connected to the proxy's frontend → the proxy's PULL
  * → its PUSH → our PULL connected to the backend, with the zeromq npm package (libzmq).
  *
  * ZeroMQ stores nothing: a message that no puller takes waits in the sockets' queues, bounded by

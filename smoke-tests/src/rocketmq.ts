@@ -6,16 +6,17 @@
  *
  * Creating and deleting the topic: the gRPC protocol has no admin calls, and the broker's
  * `autoCreateTopicEnable` does not help gRPC clients (the proxy answers a route query for an
- * unknown topic with TOPIC_NOT_FOUND, 40402; checked against 5.3.3). So this file speaks the
- * RocketMQ *remoting* protocol itself (protocols/rocketmq-remoting.ts), like `mqadmin updateTopic -c <cluster>` does: it asks a name
- * server for the cluster's master brokers (GET_BROKER_CLUSTER_INFO, 106), then sends each master
- * UPDATE_AND_CREATE_TOPIC (17) with `+message.type=NORMAL`. Cleanup sends DELETE_SUBSCRIPTIONGROUP
- * (207), DELETE_TOPIC_IN_BROKER (215, for the topic and the group's `%RETRY%`/`%DLQ%` topics) to
- * every master and DELETE_TOPIC_IN_NAMESRV (216) to every name server. Broker requests are signed
- * the way RocketMQ's AclClientRPCHook does and ACL 2.0 checks (`AccessKey` ext field, `Signature` =
- * base64 HMAC-SHA1 over the ext field values sorted by key, then the body). Shelling out to
- * mqadmin is not an option (no JVM in the operator image), and the proxy's remoting port does not
- * forward admin requests; the broker port (brokerIP1:10911, the pod IP in mqop's layout) is.
+ * unknown topic with TOPIC_NOT_FOUND, 40402; checked against 5.3.3). So the smoke test speaks the
+ * RocketMQ *remoting* protocol itself (protocols/rocketmq-remoting.ts and rocketmq-admin.ts), like
+ * `mqadmin updateTopic -c <cluster>` does: it asks a name server for the cluster's master brokers
+ * (GET_BROKER_CLUSTER_INFO, 106), then sends each master UPDATE_AND_CREATE_TOPIC (17) with
+ * `+message.type=NORMAL`. Cleanup sends DELETE_SUBSCRIPTIONGROUP (207), DELETE_TOPIC_IN_BROKER
+ * (215, for the topic and the group's `%RETRY%`/`%DLQ%` topics) to every master and
+ * DELETE_TOPIC_IN_NAMESRV (216) to every name server. Broker requests are signed the way
+ * RocketMQ's AclClientRPCHook does and ACL 2.0 checks (`AccessKey` ext field, `Signature` = base64
+ * HMAC-SHA1 over the ext field values sorted by key, then the body). Shelling out to mqadmin is
+ * not an option (no JVM in the operator image), and the proxy's remoting port does not forward
+ * admin requests; the broker port (brokerIP1:10911, the pod IP in mqop's layout) is.
  *
  * Target: `rocketmq://<proxy host>:<gRPC port>` (8081 by default); `extra['namesrv.addr']` the name
  * server(s) (`host:port[;host:port]`), `extra['cluster.name']` the cluster (optional: every
@@ -31,14 +32,13 @@ import { bestEffort, sleep } from './contract/deadline.ts';
 import { describeError, SmokeError } from './contract/errors.ts';
 import { nowMillis } from './contract/payload.ts';
 import { type RunContext, runSmoke } from './contract/runner.ts';
+import { type AdminEndpoints, RocketmqAdmin } from './protocols/rocketmq-admin.ts';
 import {
   ADMIN_TIMEOUT_MILLIS,
-  type AdminEndpoints,
   type Credentials,
   NO_PERMISSION,
   RemotingConnection,
   RemotingError,
-  RocketmqAdmin,
 } from './protocols/rocketmq-remoting.ts';
 import type { SmokeOptions, SmokeResult, SmokeTarget, SmokeTest } from './types.ts';
 

@@ -11,12 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { newRunId } from '../src/contract/run-options.ts';
 import { smokeTestFor } from '../src/index.ts';
-import {
-  encodeRequest,
-  mastersOf,
-  parseRocketJson,
-  signExtFields,
-} from '../src/protocols/rocketmq-remoting.ts';
+import { mastersOf } from '../src/protocols/rocketmq-admin.ts';
+import { encodeRequest, parseRocketJson, signExtFields } from '../src/protocols/rocketmq-remoting.ts';
 import { rocketmqEndpoints, rocketmqSmoke } from '../src/rocketmq.ts';
 import type { SmokeTarget, SmokeTest } from '../src/types.ts';
 import {

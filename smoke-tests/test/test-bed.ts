@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { connect } from 'amqplib';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
-import { RocketmqAdmin } from '../src/protocols/rocketmq-remoting.ts';
+import { RocketmqAdmin } from '../src/protocols/rocketmq-admin.ts';
 import { amqpConnectOptions } from '../src/rabbitmq.ts';
 import { rocketmqEndpoints } from '../src/rocketmq.ts';
 import type { SmokeTarget } from '../src/types.ts';
