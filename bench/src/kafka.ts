@@ -6,9 +6,9 @@
  * ConsumerPerformance (its own group) from the kafka-tools jar, on a topic of their own made the
  * same way. Both dequeue rates include joining the group.
  */
-import { type Admin, Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
-import { consumerConfig, parseBrokers } from '../../smoke-tests/src/kafka.ts';
+import { consumerConfig, parseBrokers, saslFor } from '../../smoke-tests/src/kafka.ts';
 import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { parseConsumerPerformance, parseProducerPerformance, runTool, tail } from './native.ts';
 import type {
@@ -35,16 +35,6 @@ function shape(size: number) {
   );
   const maxMessageBytes = Math.max(KAFKA_DEFAULT_MAX_MESSAGE_BYTES, perBatch * (size + 64) + 64 * 1024);
   return { perBatch, maxMessageBytes };
-}
-
-/** Same as the smoke test's: SCRAM-SHA-512 unless extra `sasl.mechanism` says otherwise. */
-function saslFor(target: SmokeTarget): SASLOptions | undefined {
-  if (!target.username || target.password === undefined) return undefined;
-  const mechanism = (target.extra?.['sasl.mechanism'] ?? 'scram-sha-512').toLowerCase();
-  const { username, password } = target;
-  if (mechanism === 'plain') return { mechanism: 'plain', username, password };
-  if (mechanism === 'scram-sha-256') return { mechanism: 'scram-sha-256', username, password };
-  return { mechanism: 'scram-sha-512', username, password };
 }
 
 function client(target: SmokeTarget, id: string): Kafka {

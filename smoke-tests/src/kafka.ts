@@ -60,7 +60,8 @@ export function parseBrokers(target: SmokeTarget): string[] {
   return brokers;
 }
 
-function saslFor(target: SmokeTarget): SASLOptions | undefined {
+/** SASL for the target's credentials: SCRAM-SHA-512 unless extra `sasl.mechanism` says otherwise. */
+export function saslFor(target: SmokeTarget): SASLOptions | undefined {
   if (!target.username || target.password === undefined) return undefined;
   const mechanism = (target.extra?.['sasl.mechanism'] ?? 'scram-sha-512').toLowerCase();
   const { username, password } = target;

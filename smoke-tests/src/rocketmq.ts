@@ -29,7 +29,7 @@ import { Producer, SimpleConsumer, StatusChecker } from 'rocketmq-client-nodejs'
 import definitionPb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb.js';
 import servicePb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb.js';
 import { bestEffort, sleep } from './contract/deadline.ts';
-import { describeError, SmokeError } from './contract/errors.ts';
+import { describeError, rawCodeOf, SmokeError } from './contract/errors.ts';
 import { nowMillis } from './contract/payload.ts';
 import { type RunContext, runSmoke } from './contract/runner.ts';
 import { type AdminEndpoints, RocketmqAdmin } from './protocols/rocketmq-admin.ts';
@@ -110,11 +110,8 @@ const GRPC_UNAUTHENTICATED = 16;
 const ROCKETMQ_AUTH_CODES = new Set([40100, 40300]);
 
 function numericCode(err: unknown): number | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const c = (err as { code: unknown }).code;
-    if (typeof c === 'number') return c;
-  }
-  return undefined;
+  const c = rawCodeOf(err);
+  return typeof c === 'number' ? c : undefined;
 }
 
 function isRocketAuth(err: unknown): boolean {

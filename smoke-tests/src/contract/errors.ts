@@ -54,12 +54,16 @@ function* errorChain(err: unknown, depth = 0, seen = new Set<unknown>()): Genera
   if ('originalError' in o) yield* errorChain(o.originalError, depth + 1, seen);
 }
 
+/** An error's `code` property, whatever its type (socket errors: strings; gRPC: numbers). */
+export function rawCodeOf(err: unknown): unknown {
+  return typeof err === 'object' && err !== null && 'code' in err
+    ? (err as { code: unknown }).code
+    : undefined;
+}
+
 function codeOf(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const c = (err as { code: unknown }).code;
-    if (typeof c === 'string') return c;
-  }
-  return undefined;
+  const c = rawCodeOf(err);
+  return typeof c === 'string' ? c : undefined;
 }
 
 function messageOf(err: unknown): string {
