@@ -16,13 +16,8 @@ import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
 import { describeError } from '../../smoke-tests/src/contract/errors.ts';
 import { RocketmqAdmin } from '../../smoke-tests/src/protocols/rocketmq-admin.ts';
-import {
-  ackAll,
-  clientOptions,
-  closeClient,
-  credentialsOf,
-  rocketmqEndpoints,
-} from '../../smoke-tests/src/rocketmq.ts';
+import { ackAll, closeClient } from '../../smoke-tests/src/protocols/rocketmq-grpc.ts';
+import { clientOptions, credentialsOf, rocketmqEndpoints } from '../../smoke-tests/src/rocketmq.ts';
 import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import type { BenchEngine, BenchQueue, BenchRunContext, Progress } from './types.ts';
 import { benchPayload } from './util.ts';

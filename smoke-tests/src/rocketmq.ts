@@ -23,16 +23,19 @@
  * cluster's masters otherwise). Credentials: the ACL 2.0 user (accessKey = username, secretKey =
  * password).
  */
-import { EventEmitter } from 'node:events';
-import type { MessageView } from 'rocketmq-client-nodejs';
-import { Producer, SimpleConsumer, StatusChecker } from 'rocketmq-client-nodejs';
-import definitionPb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb.js';
-import servicePb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb.js';
+import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import { bestEffort, sleep } from './contract/deadline.ts';
 import { describeError, rawCodeOf, SmokeError } from './contract/errors.ts';
 import { nowMillis } from './contract/payload.ts';
 import { type RunContext, runSmoke } from './contract/runner.ts';
 import { type AdminEndpoints, RocketmqAdmin } from './protocols/rocketmq-admin.ts';
+import {
+  ackAll,
+  closeClient,
+  laneOf,
+  quietLogger,
+  REQUEST_TIMEOUT_MILLIS,
+} from './protocols/rocketmq-grpc.ts';
 import {
   ADMIN_TIMEOUT_MILLIS,
   type Credentials,
@@ -63,8 +66,6 @@ const RECEIVERS = 1;
 const AWAIT_MILLIS = 5_000;
 /** A received message not acked within this long is delivered again (a duplicate). */
 const INVISIBLE_MILLIS = 60_000;
-/** gRPC request timeout of the client (its minimum is 1000). */
-const REQUEST_TIMEOUT_MILLIS = 5_000;
 
 // ---------------------------------------------------------------------------------------------
 // Target
@@ -150,9 +151,6 @@ interface State {
   stop: AbortController;
 }
 
-/** No client log files or console output: errors surface through the result. */
-const quietLogger = { info() {}, warn() {}, error() {}, debug() {}, close() {} };
-
 export function clientOptions(endpoints: RocketmqEndpoints, target: SmokeTarget) {
   const o: {
     endpoints: string;
@@ -173,12 +171,6 @@ export function clientOptions(endpoints: RocketmqEndpoints, target: SmokeTarget)
 
 export function credentialsOf(target: SmokeTarget): Credentials | undefined {
   return target.username ? { accessKey: target.username, secretKey: target.password ?? '' } : undefined;
-}
-
-/** The broker holding a received message, as the order lane. */
-function laneOf(m: MessageView): string {
-  const e = m.endpoints as unknown as { facade?: string } | undefined;
-  return e?.facade ?? '';
 }
 
 async function body(target: SmokeTarget, ctx: RunContext, state: State): Promise<void> {
@@ -287,33 +279,6 @@ async function probeTcp(addr: string, timeoutMillis: number): Promise<void> {
 }
 
 /**
- * Acks a received batch in one AckMessageRequest per broker (the client's own `ack` sends one
- * request per message); every entry's status is checked.
- */
-export async function ackAll(consumer: SimpleConsumer, group: string, msgs: MessageView[]): Promise<void> {
-  const byBroker = new Map<string, MessageView[]>();
-  for (const m of msgs) {
-    const k = laneOf(m);
-    const list = byBroker.get(k);
-    if (list) list.push(m);
-    else byBroker.set(k, [m]);
-  }
-  await Promise.all(
-    [...byBroker.values()].map(async (list) => {
-      const first = list[0] as MessageView;
-      const req = new servicePb.AckMessageRequest()
-        .setGroup(new definitionPb.Resource().setName(group))
-        .setTopic(new definitionPb.Resource().setName(first.topic));
-      for (const m of list) req.addEntries().setMessageId(m.messageId).setReceiptHandle(m.receiptHandle);
-      const res = await consumer.ackMessageViaRpc(first.endpoints, req, REQUEST_TIMEOUT_MILLIS);
-      const o = res.toObject();
-      StatusChecker.check(o.status);
-      for (const e of o.entriesList) StatusChecker.check(e.status);
-    }),
-  );
-}
-
-/**
  * Starts a client that cleanup will shut down; one whose start ends after cleanup began (the
  * deadline passed meanwhile) is shut down here, since its start may have set up timers anew.
  */
@@ -338,30 +303,6 @@ async function startWithRetry(start: () => Promise<void>, ctx: RunContext): Prom
       if (!notFound || attempt >= 5 || ctx.deadline.remaining() < 1500) throw e;
       await sleep(500, ctx.deadline.signal);
     }
-  }
-}
-
-/**
- * Shuts a client down for good. rocketmq-client-nodejs 1.0.8 leaks when the proxy is gone: its
- * telemetry stream reopens itself every second forever (also after shutdown), and shutdown stops
- * before closing its channels when the termination notice fails. So the client gets an inert
- * telemetry stream factory first, and its channels are closed whatever shutdown did.
- */
-export async function closeClient(client: Producer | SimpleConsumer): Promise<void> {
-  const internals = client as unknown as {
-    createTelemetryStream: () => unknown;
-    rpcClientManager?: { close(): void };
-  };
-  internals.createTelemetryStream = () =>
-    Object.assign(new EventEmitter(), {
-      write: () => true,
-      end: () => {},
-    });
-  await bestEffort(client.shutdown(), 2000);
-  try {
-    internals.rpcClientManager?.close();
-  } catch {
-    // already closed
   }
 }
 
