@@ -3,8 +3,9 @@
 # On machines without a registry (this project's dev and CI machines) scripts/image/build.sh makes
 # the same image offline from Debian packages and the npm registry (docs/image.md). Keep the two in
 # step: Debian bookworm, Node 24 at /usr/local/bin/node, the app in /app (operator/src,
-# smoke-tests/src, examples, crds, package.json), production node_modules pruned by
-# scripts/image/prune-node-modules.sh, tini as PID 1, user mqop (65532), `mqop` on PATH.
+# smoke-tests/src, examples, crds, package.json; no *.test.ts (.dockerignore) and no bench/, a
+# development tool), production node_modules pruned by scripts/image/prune-node-modules.sh, tini
+# as PID 1, user mqop (65532), `mqop` on PATH.
 #
 # Why not distroless (gcr.io/distroless/nodejs24-debian12:nonroot)? The zeromq engine's Deployment
 # runs `command: ['mqop']`, which needs the /usr/local/bin/mqop sh wrapper, and distroless has no sh.

@@ -39,7 +39,8 @@ SUITE=bookworm
 MIRROR="${MQOP_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SECURITY_MIRROR="${MQOP_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 PACKAGES="ca-certificates,tini,libstdc++6"
-# What goes into /app (besides node_modules); *.test.ts files are left out.
+# What goes into /app (besides node_modules); *.test.ts files are left out, and so is bench/ (a
+# development tool: the image runs only the operator, `mqop smoke`, `mqop zmq-proxy`, `mqop render`).
 APP_PATHS=(package.json operator/src smoke-tests/src examples crds)
 
 log() { printf '[image] %s\n' "$*" >&2; }

@@ -7,7 +7,7 @@ import { kafkaSmoke } from './kafka.ts';
 import { rabbitmqSmokeTest } from './rabbitmq.ts';
 import { redisSmokeTest } from './redis.ts';
 import { rocketmqSmoke } from './rocketmq.ts';
-import type { SmokeErrorKind, SmokeResult, SmokeTest } from './types.ts';
+import type { SmokeTest } from './types.ts';
 import { zeromqSmoke } from './zeromq.ts';
 
 const SMOKE_TESTS: readonly SmokeTest[] = [
@@ -34,21 +34,6 @@ export function smokeTestFor(engine: string): SmokeTest {
   return t;
 }
 
-/** A run that failed before it counted anything. */
-export function failedResult(errorKind: SmokeErrorKind, message: string): SmokeResult {
-  return {
-    ok: false,
-    produced: 0,
-    consumed: 0,
-    lost: 0,
-    duplicated: 0,
-    outOfOrder: 0,
-    p50Millis: 0,
-    p99Millis: 0,
-    durationMillis: 0,
-    errorKind,
-    message,
-  };
-}
-
+export { failedResult } from './contract/counter.ts';
+export { redact } from './contract/errors.ts';
 export type { SmokeErrorKind, SmokeOptions, SmokeResult, SmokeTarget, SmokeTest } from './types.ts';

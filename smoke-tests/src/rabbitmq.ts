@@ -10,8 +10,10 @@
  */
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { connect } from 'amqplib';
-import type { RunContext } from './stats.ts';
-import { bestEffort, nowMillis, runSmoke, SmokeError } from './stats.ts';
+import { bestEffort } from './contract/deadline.ts';
+import { SmokeError } from './contract/errors.ts';
+import { nowMillis } from './contract/payload.ts';
+import { type RunContext, runSmoke } from './contract/runner.ts';
 import type { SmokeOptions, SmokeResult, SmokeTarget, SmokeTest } from './types.ts';
 
 /** Unconfirmed publishes in flight, in bytes (and at most MAX_INFLIGHT messages). */

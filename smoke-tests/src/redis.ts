@@ -12,8 +12,10 @@
  */
 import type { RedisOptions } from 'ioredis';
 import { Redis } from 'ioredis';
-import type { RunContext } from './stats.ts';
-import { bestEffort, nowMillis, runSmoke, SmokeError } from './stats.ts';
+import { bestEffort } from './contract/deadline.ts';
+import { SmokeError } from './contract/errors.ts';
+import { nowMillis } from './contract/payload.ts';
+import { type RunContext, runSmoke } from './contract/runner.ts';
 import type { SmokeOptions, SmokeResult, SmokeTarget, SmokeTest } from './types.ts';
 
 const GROUP = 'mqop-smoke';

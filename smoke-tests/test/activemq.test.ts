@@ -16,29 +16,20 @@ import {
   openwireAddress,
   openwireRemoveQueue,
 } from '../src/activemq.ts';
-import { newRunId } from '../src/stats.ts';
+import { newRunId } from '../src/contract/run-options.ts';
 import type { SmokeTarget } from '../src/types.ts';
-import { testBed } from './test-bed.ts';
+import {
+  activemqTarget,
+  ACTIVEMQ_OPENWIRE_PORT as OW_PORT,
+  activemqQueues as queues,
+  testBed,
+} from './test-bed.ts';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/brokers/activemq.sh');
-const PORT = Number(process.env.MQOP_ACTIVEMQ_PORT ?? 15673);
-const OW_PORT = Number(process.env.MQOP_ACTIVEMQ_OPENWIRE_PORT ?? 16161);
-const PASSWORD = process.env.MQOP_TEST_PASSWORD ?? 'mqop-test-pw';
 const smoke = activemqSmoke;
-const target: SmokeTarget = {
-  url: `amqp://127.0.0.1:${PORT}`,
-  username: 'mqop',
-  password: PASSWORD,
-  extra: { 'openwire.url': `tcp://127.0.0.1:${OW_PORT}` },
-};
+const target: SmokeTarget = activemqTarget;
 
 const broker = (action: string, timeout = 300_000): string => testBed(SCRIPT, action, timeout);
-
-/** The broker's queues, as ActiveMQ's OpenWire client sees them. */
-async function queues(): Promise<string[]> {
-  const { stdout } = await promisify(execFile)('bash', [SCRIPT, 'queues'], { timeout: 60_000 });
-  return stdout.split('\n').filter(Boolean);
-}
 
 describe('amqp10ConnectOptions / openwireAddress', () => {
   test('URL parts, default port, target credentials win, reconnect off, unique container id', () => {

@@ -9,10 +9,9 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import { kafkaSmoke } from '../src/kafka.ts';
 import type { SmokeTarget } from '../src/types.ts';
-import { testBed } from './test-bed.ts';
+import { kafkaLeftovers, testBed } from './test-bed.ts';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/brokers/kafka.sh');
 const password = process.env.MQOP_TEST_PASSWORD ?? 'mqop-test-pw';
@@ -21,25 +20,7 @@ const target = (): SmokeTarget => ({ url, username: 'mqop', password });
 
 const broker = (cmd: 'install' | 'start' | 'stop'): string => testBed(script, cmd, 180_000).trim();
 
-async function listSmokeLeftovers(runId: string): Promise<string[]> {
-  const kafka = new Kafka({
-    clientId: 'mqop-smoke-test-check',
-    brokers: [url.replace('kafka://', '')],
-    ssl: false,
-    sasl: { mechanism: 'scram-sha-512', username: 'mqop', password },
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const topics = await admin.listTopics();
-    const { groups } = await admin.listGroups();
-    const name = `mqop-smoke-${runId}`;
-    return [...topics.filter((t) => t === name), ...groups.map((g) => g.groupId).filter((g) => g === name)];
-  } finally {
-    await admin.disconnect();
-  }
-}
+const listSmokeLeftovers = (runId: string) => kafkaLeftovers(url, runId);
 
 async function freePort(): Promise<number> {
   const server = createServer();

@@ -8,12 +8,11 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { connect } from 'amqplib';
+import { newRunId } from '../src/contract/run-options.ts';
 import { smokeTestFor } from '../src/index.ts';
 import { amqpConnectOptions } from '../src/rabbitmq.ts';
-import { newRunId } from '../src/stats.ts';
 import type { SmokeTarget } from '../src/types.ts';
-import { testBed } from './test-bed.ts';
+import { rabbitmqQueueExists as queueExists, testBed } from './test-bed.ts';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/brokers/rabbitmq.sh');
 const PORT = Number(process.env.MQOP_RABBITMQ_PORT ?? 26672);
@@ -22,24 +21,6 @@ const smoke = smokeTestFor('rabbitmq');
 const target: SmokeTarget = { url: `amqp://127.0.0.1:${PORT}`, username: 'mqop', password: PASSWORD };
 
 const broker = (action: string, timeout = 300_000): string => testBed(SCRIPT, action, timeout);
-
-/** Whether a queue exists: a passive declare answers 404 for a missing one. */
-async function queueExists(name: string): Promise<boolean> {
-  const conn = await connect(amqpConnectOptions(target));
-  try {
-    const ch = await conn.createChannel();
-    ch.on('error', () => {});
-    try {
-      await ch.checkQueue(name);
-      return true;
-    } catch (err) {
-      if (/404|NOT_FOUND/.test(String((err as Error).message))) return false;
-      throw err;
-    }
-  } finally {
-    await conn.close().catch(() => {});
-  }
-}
 
 describe('amqpConnectOptions', () => {
   test('URL parts, vhost, default port, target credentials win', () => {

@@ -11,14 +11,13 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import type { MessageQueue } from '../../operator/src/api/types.ts';
 import { render } from '../../operator/src/render/render.ts';
+import { newRunId } from '../src/contract/run-options.ts';
 import { smokeTestFor } from '../src/index.ts';
 import { parseRedisUrl, redisOptions } from '../src/redis.ts';
-import { newRunId } from '../src/stats.ts';
 import type { SmokeTarget } from '../src/types.ts';
-import { testBed } from './test-bed.ts';
+import { redisStreamExists as streamExists, testBed } from './test-bed.ts';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/brokers/redis.sh');
 const PORT = Number(process.env.MQOP_REDIS_PORT ?? 16379);
@@ -28,15 +27,6 @@ const smoke = smokeTestFor('redis');
 const target: SmokeTarget = { url: `redis://127.0.0.1:${PORT}`, username: 'mqop', password: PASSWORD };
 
 const broker = (action: string, timeout = 300_000): string => testBed(SCRIPT, action, timeout);
-
-async function streamExists(name: string): Promise<boolean> {
-  const c = new Redis({ port: PORT, host: '127.0.0.1', username: 'mqop', password: PASSWORD, protocol: 2 });
-  try {
-    return (await c.exists(name)) === 1;
-  } finally {
-    c.disconnect();
-  }
-}
 
 describe('parseRedisUrl / redisOptions', () => {
   test('plain URL with password and db', () => {

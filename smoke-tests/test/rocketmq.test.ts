@@ -9,35 +9,21 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { newRunId } from '../src/contract/run-options.ts';
 import { smokeTestFor } from '../src/index.ts';
-import {
-  encodeRequest,
-  mastersOf,
-  parseRocketJson,
-  RocketmqAdmin,
-  rocketmqEndpoints,
-  rocketmqSmoke,
-  signExtFields,
-} from '../src/rocketmq.ts';
-import { newRunId } from '../src/stats.ts';
+import { mastersOf } from '../src/protocols/rocketmq-admin.ts';
+import { encodeRequest, parseRocketJson, signExtFields } from '../src/protocols/rocketmq-remoting.ts';
+import { rocketmqEndpoints, rocketmqSmoke } from '../src/rocketmq.ts';
 import type { SmokeTarget, SmokeTest } from '../src/types.ts';
-import { testBed } from './test-bed.ts';
+import {
+  rocketmqLeftovers as leftovers,
+  ROCKETMQ_NAMESRV_PORT as NAMESRV_PORT,
+  rocketmqTarget,
+  testBed,
+} from './test-bed.ts';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/brokers/rocketmq.sh');
-const GRPC_PORT = Number(process.env.MQOP_ROCKETMQ_GRPC_PORT ?? 18081);
-const NAMESRV_PORT = Number(process.env.MQOP_ROCKETMQ_NAMESRV_PORT ?? 19876);
-const CLUSTER = process.env.MQOP_ROCKETMQ_CLUSTER ?? 'mqop-testbed';
-const PASSWORD = process.env.MQOP_TEST_PASSWORD ?? 'mqop-test-pw';
-const target: SmokeTarget = {
-  url: `rocketmq://127.0.0.1:${GRPC_PORT}`,
-  username: 'mqop',
-  password: PASSWORD,
-  extra: {
-    'namesrv.addr': `127.0.0.1:${NAMESRV_PORT}`,
-    'grpc.endpoint': `127.0.0.1:${GRPC_PORT}`,
-    'cluster.name': CLUSTER,
-  },
-};
+const target: SmokeTarget = rocketmqTarget;
 
 /** The registry's RocketMQ test when registered there (index.ts is not this file's), else ours. */
 function smokeTest(): SmokeTest {
@@ -51,23 +37,6 @@ const smoke = smokeTest();
 
 const broker = (action: string, timeout = 400_000, ...args: string[]): string =>
   testBed(SCRIPT, action, timeout, ...args);
-
-/** What is left of a run on the broker and name server: topics and groups named after it. */
-async function leftovers(runId: string): Promise<string[]> {
-  const name = `mqop-smoke-${runId}`;
-  const admin = new RocketmqAdmin(rocketmqEndpoints(target), { accessKey: 'mqop', secretKey: PASSWORD });
-  try {
-    const found: string[] = [];
-    if (await admin.topicRouteExists(name)) found.push(`route ${name}`);
-    for (const b of await admin.masters()) {
-      for (const t of await admin.brokerTopics(b)) if (t.includes(name)) found.push(`topic ${t}`);
-      for (const g of await admin.brokerGroups(b)) if (g.includes(name)) found.push(`group ${g}`);
-    }
-    return found;
-  } finally {
-    admin.close();
-  }
-}
 
 /** The broker's own CLI agrees: the topic is not in `mqadmin topicList`. */
 function cliTopics(): string[] {

@@ -3,75 +3,24 @@
  * to install: the proxy is mqop's own). One central proxy per pattern, on free ports.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as zmq from 'zeromq';
-import type { SmokeResult, SmokeTarget } from '../src/types.ts';
+import type { SmokeResult } from '../src/types.ts';
 import { zeromqSmoke } from '../src/zeromq.ts';
-
-const RUNNER = fileURLToPath(new URL('../../operator/src/cli/run-zmq-proxy.ts', import.meta.url));
-const PATTERNS = ['pubsub', 'pipeline'] as const;
-type Pattern = (typeof PATTERNS)[number];
+import {
+  clientConnectionsTo,
+  ZMQ_PATTERNS as PATTERNS,
+  type ZmqPattern as Pattern,
+  portOf,
+  startProxy,
+  stopProxy,
+  zeromqTarget as targetOf,
+  type ZmqProxy,
+} from './test-bed.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Proxy {
-  child: ChildProcess;
-  frontend: string;
-  backend: string;
-  exit: Promise<unknown>;
-}
-
-/** Starts `mqop zmq-proxy --role=central` on free ports; resolves once it forwards. */
-async function startProxy(pattern: Pattern): Promise<Proxy> {
-  const child = spawn(
-    process.execPath,
-    [
-      RUNNER,
-      '--role=central',
-      `--pattern=${pattern}`,
-      '--frontend=tcp://127.0.0.1:*',
-      '--backend=tcp://127.0.0.1:*',
-      '--health-host=127.0.0.1',
-      '--health-port=0',
-      '--linger=0',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const exit = once(child, 'exit');
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  const t0 = Date.now();
-  for (;;) {
-    const line = out.split('\n').find((l) => l.includes('"msg":"forwarding"'));
-    if (line) {
-      const { frontend, backend } = JSON.parse(line) as { frontend: string; backend: string };
-      return { child, frontend, backend, exit };
-    }
-    if (child.exitCode !== null || Date.now() - t0 > 15_000) {
-      child.kill('SIGKILL');
-      throw new Error(`mqop zmq-proxy did not start: ${out}`);
-    }
-    await sleep(20);
-  }
-}
-
-async function stopProxy(p: Proxy | undefined): Promise<void> {
-  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  await p.exit;
-}
-
-const targetOf = (p: Proxy, pattern: Pattern): SmokeTarget => ({
-  url: p.frontend,
-  extra: { pattern, frontend: p.frontend, backend: p.backend },
-});
 
 function assertPassed(r: SmokeResult, messages: number): void {
   assert.equal(r.ok, true, `run failed: ${r.errorKind}: ${r.message}`);
@@ -83,28 +32,7 @@ function assertPassed(r: SmokeResult, messages: number): void {
   assert.ok(r.p50Millis >= 0 && r.p99Millis >= r.p50Millis, `p50 ${r.p50Millis} p99 ${r.p99Millis}`);
 }
 
-/** Established client-side TCP connections to `port` on this host (Linux /proc). */
-function clientConnectionsTo(port: number): number {
-  let n = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      const remote = cols[2];
-      if (remote && cols[3] === '01' && Number.parseInt(remote.split(':')[1] ?? '', 16) === port) n++;
-    }
-  }
-  return n;
-}
-
-const portOf = (url: string) => Number(url.split(':').pop());
-
-const proxies = new Map<Pattern, Proxy>();
+const proxies = new Map<Pattern, ZmqProxy>();
 
 before(async () => {
   for (const pattern of PATTERNS) proxies.set(pattern, await startProxy(pattern));
@@ -116,7 +44,7 @@ after(async () => {
 
 for (const pattern of PATTERNS) {
   describe(`zeromq ${pattern}`, () => {
-    const target = () => targetOf(proxies.get(pattern) as Proxy, pattern);
+    const target = () => targetOf(proxies.get(pattern) as ZmqProxy, pattern);
 
     test('a run passes with exact counts', async () => {
       const r = await zeromqSmoke.run(target(), { messages: 1000, messageBytes: 256, timeoutSeconds: 20 });
@@ -159,7 +87,7 @@ for (const pattern of PATTERNS) {
       });
 
     test('the run uses its own topic and leaves no connection behind', async () => {
-      const p = proxies.get(pattern) as Proxy;
+      const p = proxies.get(pattern) as ZmqProxy;
       const runId = `own-${pattern}`;
       let spied = 0;
       const spy = new zmq.Subscriber({ linger: 0 });
@@ -196,7 +124,7 @@ for (const pattern of PATTERNS) {
     });
 
     test('the wrong pattern fails fast with a clear protocol error', async () => {
-      const p = proxies.get(pattern) as Proxy;
+      const p = proxies.get(pattern) as ZmqProxy;
       const other: Pattern = pattern === 'pubsub' ? 'pipeline' : 'pubsub';
       const t0 = Date.now();
       const r = await zeromqSmoke.run(targetOf(p, other), {
@@ -211,7 +139,7 @@ for (const pattern of PATTERNS) {
     });
 
     test('swapped frontend and backend fail fast with a clear protocol error', async () => {
-      const p = proxies.get(pattern) as Proxy;
+      const p = proxies.get(pattern) as ZmqProxy;
       const r = await zeromqSmoke.run(
         { url: p.backend, extra: { pattern, backend: p.frontend } },
         { messages: 10, messageBytes: 10, timeoutSeconds: 20 },

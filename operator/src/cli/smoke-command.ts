@@ -16,8 +16,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { smokeEngines, smokeTestFor } from '../../../smoke-tests/src/index.ts';
-import { redact } from '../../../smoke-tests/src/stats.ts';
+import { redact, smokeEngines, smokeTestFor } from '../../../smoke-tests/src/index.ts';
 import type { SmokeOptions, SmokeResult, SmokeTarget } from '../../../smoke-tests/src/types.ts';
 
 export const SMOKE_USAGE = `Usage: mqop smoke --engine E --url U [--secret-file F] [--username U] [--messages N]

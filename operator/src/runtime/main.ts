@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 /**
- * The one mqop CLI. Subcommands: `render` (now), and `operator`, `smoke`, `bench`, `zmq-proxy`
- * as they land. One binary, one image.
+ * The one mqop CLI: `operator`, `render`, `smoke`, `zmq-proxy`. One binary, one image, holding
+ * only what runs in a cluster (development tools such as the benchmarks live in `bench/`).
  */
 import { parseArgs } from 'node:util';
-import { benchCommand } from '../cli/bench-command.ts';
 import { renderFile } from '../cli/render-command.ts';
 import { smokeCommand } from '../cli/smoke-command.ts';
 import { zmqProxyCommand } from '../cli/zmq-proxy-command.ts';
@@ -12,26 +11,24 @@ import { createLogger } from '../telemetry/logger.ts';
 import { OPERATOR_USAGE, operatorConfig } from './config.ts';
 import { runOperator } from './operator.ts';
 
-const USAGE = `mqop - a Kubernetes operator for message queues
-
-Usage:
-  mqop operator [flags]
-      Run the controller (see mqop operator --help).
-  mqop render -f <file|folder|-> [-f ...] [--image-registry R] [--operator-image I]
+const RENDER_USAGE = `  mqop render -f <file|folder|-> [-f ...] [--image-registry R] [--operator-image I]
              [--operator-namespace N]
       Print the manifests mqop applies for each MessageQueue in the files, as YAML.
       Like kubectl: - is standard input, a folder means its *.yaml, *.yml and *.json
       files in name order, and -f may be repeated.
       Credentials are placeholders: the controller reads the real ones from Secrets.
-  mqop smoke --engine E --url U [--secret-file F] [--messages N] [--message-bytes B]
+`;
+
+const USAGE = `mqop - a Kubernetes operator for message queues
+
+Usage:
+  mqop operator [flags]
+      Run the controller (see mqop operator --help).
+${RENDER_USAGE}  mqop smoke --engine E --url U [--secret-file F] [--messages N] [--message-bytes B]
              [--timeout S] [--output table|json]
       Produce and consume messages through a broker and report what arrived.
       Credentials come from a servicebinding Secret (directory or manifest) or
       MQOP_SMOKE_PASSWORD; never from a flag.
-  mqop bench [--engines redis,rabbitmq,kafka,activemq,rocketmq,zeromq] [--quick]
-             [--out bench/results] [--merge EARLIER.json]
-      The seed experiment: enqueue then dequeue N messages per size through mqop's clients,
-      with each engine's native tool as the ceiling where one exists (see mqop bench --help).
   mqop zmq-proxy --role=central|sidecar --pattern=pubsub|pipeline --frontend=E --backend=E ...
       The ZeroMQ device the zeromq engine runs (see mqop zmq-proxy --help).
   mqop --help
@@ -47,6 +44,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'render': {
+        if (rest.includes('--help') || rest.includes('-h')) {
+          process.stdout.write(RENDER_USAGE);
+          return 0;
+        }
         const { values } = parseArgs({
           args: rest,
           options: {
@@ -86,8 +87,6 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'smoke':
         return await smokeCommand(rest);
-      case 'bench':
-        return await benchCommand(rest);
       case 'zmq-proxy':
         // Returns after SIGTERM; the process then ends on its own so socket linger is honoured.
         return await zmqProxyCommand(rest);

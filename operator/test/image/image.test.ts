@@ -131,12 +131,31 @@ describe('mqop image', { skip }, () => {
     assert.equal(r.stdout.trim(), `loaded ${deps.length}`);
   });
 
-  test('every subcommand answers --help: operator, smoke, bench, zmq-proxy', () => {
-    for (const cmd of ['operator', 'smoke', 'bench', 'zmq-proxy']) {
+  test('every subcommand answers --help: operator, render, smoke, zmq-proxy', () => {
+    for (const cmd of ['operator', 'render', 'smoke', 'zmq-proxy']) {
       const r = run(engine, ['run', ...LOCKED, image, cmd, '--help']);
       assert.equal(r.code, 0, `mqop ${cmd} --help exited ${r.code}\n${r.stdout}${r.stderr}`);
       assert.match(r.stdout, new RegExp(`mqop ${cmd}`), `mqop ${cmd} --help:\n${r.stdout}`);
     }
+  });
+
+  test('development tools stay out: no bench/, no test files, no `mqop bench`', () => {
+    const r = ok([
+      'run',
+      ...LOCKED,
+      '--entrypoint',
+      'sh',
+      image,
+      '-c',
+      'ls /app; find /app/operator /app/smoke-tests -name "*.test.ts" | wc -l',
+    ]);
+    const [files, tests] = [r.stdout.split('\n').slice(0, -2), r.stdout.trim().split('\n').at(-1)];
+    assert.ok(files.includes('operator') && files.includes('smoke-tests'), r.stdout);
+    assert.ok(!files.includes('bench'), `bench/ in the image:\n${r.stdout}`);
+    assert.equal(tests, '0', 'test files in the image');
+    const bench = run(engine, ['run', ...LOCKED, image, 'bench', '--help']);
+    assert.equal(bench.code, 2, `mqop bench exited ${bench.code}`);
+    assert.match(bench.stderr, /unknown command "bench"/);
   });
 
   test('mqop render -f /app/examples/kind/all-engines.yaml', () => {

@@ -1,5 +1,5 @@
 /**
- * `mqop bench`, the seed experiment: for each engine and message size, enqueue N messages through
+ * The seed benchmark (`npm run bench`): for each engine and message size, enqueue N messages through
  * our client (pipelining / batching / confirms in flight), then dequeue them all, as two separate
  * phases, each with a checkpoint every N/10 and a `maxSeconds` guard; then the same through the
  * engine's native tool (the ceiling), and the ratio ours / native. Every queue/stream/topic is the
@@ -7,17 +7,19 @@
  *
  * Engines plug in through {@link BENCH_ENGINES}: one {@link BenchEngine} per engine (see
  * `bench/types.ts`): `open` makes the run's queue and returns enqueue/dequeue through our client,
- * `native` runs the engine's own tool through a `scripts/bench/*.sh` helper. An engine may have
+ * `native` runs the engine's own tool through a `bench/native/*.sh` helper. An engine may have
  * variants (each its own row, e.g. ActiveMQ durable / non-durable) and a cap on N for brokers too
  * slow for the seed's 1,000,000 in the time budget (`maxMessages`, said in the report).
  */
 import { cpus, loadavg, totalmem } from 'node:os';
-import { activemqBench } from './bench/activemq.ts';
-import { kafkaBench } from './bench/kafka.ts';
-import { PhaseMeter } from './bench/meter.ts';
-import { rabbitmqBench } from './bench/rabbitmq.ts';
-import { redisBench } from './bench/redis.ts';
-import { rocketmqBench } from './bench/rocketmq.ts';
+import { describeError } from '../../smoke-tests/src/contract/errors.ts';
+import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
+import { activemqBench } from './activemq.ts';
+import { kafkaBench } from './kafka.ts';
+import { PhaseMeter } from './meter.ts';
+import { rabbitmqBench } from './rabbitmq.ts';
+import { redisBench } from './redis.ts';
+import { rocketmqBench } from './rocketmq.ts';
 import type {
   BenchEngine,
   BenchPhase,
@@ -28,14 +30,12 @@ import type {
   EngineResult,
   PhaseResult,
   SizeResult,
-} from './bench/types.ts';
-import { redactUrl, shortId } from './bench/util.ts';
-import { zeromqBench } from './bench/zeromq.ts';
-import { describeError } from './stats.ts';
-import type { SmokeTarget } from './types.ts';
+} from './types.ts';
+import { redactUrl, shortId } from './util.ts';
+import { zeromqBench } from './zeromq.ts';
 
-export { mergeReports, renderMarkdown, renderSvg, resultFileNames, writeResults } from './bench/report.ts';
-export type { BenchReport } from './bench/types.ts';
+export { mergeReports, renderMarkdown, renderSvg, resultFileNames, writeResults } from './report.ts';
+export type { BenchReport } from './types.ts';
 
 /** Prefix of every queue/stream/topic the benchmark creates. */
 export const BENCH_PREFIX = 'mqop-bench-';

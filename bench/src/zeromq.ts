@@ -1,7 +1,7 @@
 /**
  * ZeroMQ in the benchmark: the pipeline pattern through mqop's own device, `mqop zmq-proxy
  * --role=central --pattern=pipeline` (the bench command starts one for the run, see
- * operator/src/cli/bench-command.ts): a PUSH connected to the proxy's frontend → the proxy's PULL
+ * cli.ts): a PUSH connected to the proxy's frontend → the proxy's PULL
  * → its PUSH → our PULL connected to the backend, with the zeromq npm package (libzmq).
  *
  * ZeroMQ stores nothing: a message that no puller takes waits in the sockets' queues, bounded by
@@ -20,9 +20,8 @@
  * counted; frames of another size than the run's are not counted either.
  */
 import * as zmq from 'zeromq';
-import type { SmokeTarget } from '../types.ts';
-import type { PhaseMeter } from './meter.ts';
-import type { BenchEngine, BenchQueue, BenchRunContext } from './types.ts';
+import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
+import type { BenchEngine, BenchQueue, BenchRunContext, Progress } from './types.ts';
 import { benchPayload } from './util.ts';
 
 /** The frontend and backend endpoints of a target (`tcp://host:port`). */
@@ -77,7 +76,7 @@ class ZeromqQueue implements BenchQueue {
     this.size = size;
   }
 
-  async enqueue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async enqueue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     const payload = benchPayload(this.size);
     const window = zeromqWindow(this.size);
     const wakeUp = () => this.wakeSender();
@@ -108,7 +107,7 @@ class ZeromqQueue implements BenchQueue {
     w?.();
   }
 
-  async dequeue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async dequeue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     if (n <= 0) return;
     let got = 0;
     let pending = 0;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Native ceiling for the RabbitMQ bench: RabbitMQ PerfTest (com.rabbitmq:perf-test, Java) from
 # Maven Central.
-#   scripts/bench/rabbitmq-perftest.sh fetch          resolve the jar and its dependencies (once)
-#   scripts/bench/rabbitmq-perftest.sh run ARGS...    java -cp ... com.rabbitmq.perf.PerfTest ARGS
+#   bench/native/rabbitmq-perftest.sh fetch          resolve the jar and its dependencies (once)
+#   bench/native/rabbitmq-perftest.sh run ARGS...    java -cp ... com.rabbitmq.perf.PerfTest ARGS
 # The broker URI (with credentials) is read from env MQOP_BENCH_AMQP_URI and passed as `--uri`, so
 # that it stays out of the caller's command line and logs.
 # Env: MQOP_PERFTEST_VERSION (2.22.1), MQOP_CACHE ($HOME/.cache/mqop; jars in

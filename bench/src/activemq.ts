@@ -22,12 +22,18 @@ import {
   destroy,
   openwireAddress,
   openwireRemoveQueue,
-} from '../activemq.ts';
-import { bestEffort } from '../stats.ts';
-import type { SmokeTarget } from '../types.ts';
-import type { PhaseMeter } from './meter.ts';
+} from '../../smoke-tests/src/activemq.ts';
+import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
+import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { parseActivemqConsumer, parseActivemqProducer, runTool, tail } from './native.ts';
-import type { BenchEngine, BenchQueue, BenchRunContext, NativePhaseResult, NativeRun } from './types.ts';
+import type {
+  BenchEngine,
+  BenchQueue,
+  BenchRunContext,
+  NativePhaseResult,
+  NativeRun,
+  Progress,
+} from './types.ts';
 import { benchPayload } from './util.ts';
 
 /** Unsettled deliveries in flight: bytes, and at most this many (the link credit bounds it too). */
@@ -125,12 +131,12 @@ class ActivemqQueue implements BenchQueue {
   }
 
   /** n messages split over the connections, one sender each, all at once. */
-  async enqueue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async enqueue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     const parts = splitEven(n, this.conns.length);
     await Promise.all(this.conns.map((c, i) => this.sendOn(c, parts[i] ?? 0, meter, signal)));
   }
 
-  private async sendOn(conn: Connection, n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  private async sendOn(conn: Connection, n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     if (n <= 0) return;
     const { inflight: maxInflight } = shape(this.size, this.conns.length);
     const sender = conn.open_sender({ target: { address: this.name }, autosettle: true });
@@ -181,7 +187,7 @@ class ActivemqQueue implements BenchQueue {
   }
 
   /** One receiver per connection, all on the queue; done when they got n between them. */
-  async dequeue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async dequeue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     if (n <= 0) return;
     const { credit } = shape(this.size, this.conns.length);
     let got = 0;

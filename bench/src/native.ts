@@ -1,5 +1,5 @@
 /**
- * Running the engines' own benchmark tools (through `scripts/bench/*.sh`) and reading what they
+ * Running the engines' own benchmark tools (through `bench/native/*.sh`) and reading what they
  * print. The parsers are pure (unit-tested on captured output); `runTool` bounds a tool by time
  * and kills its whole process group (only the one it started) when time is up.
  */
@@ -16,7 +16,7 @@ export interface ToolRun {
 }
 
 /**
- * Runs `scripts/bench/<script> args...` with extra env, for at most `maxMillis` (then SIGTERM to
+ * Runs `bench/native/<script> args...` with extra env, for at most `maxMillis` (then SIGTERM to
  * its process group, SIGKILL 5 s later). Never rejects for a non-zero exit; the caller reads
  * `code`.
  */
@@ -30,7 +30,7 @@ export function runTool(
 ): Promise<ToolRun> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(repoRoot, 'scripts', 'bench', script), ...args], {
+    const child = spawn('bash', [join(repoRoot, 'bench', 'native', script), ...args], {
       cwd: repoRoot,
       env: { ...process.env, ...env },
       stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],

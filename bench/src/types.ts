@@ -1,11 +1,10 @@
 /**
- * The shapes of `mqop bench`: what an engine implements to be benchmarked (our client: a queue
+ * The shapes of the seed benchmark: what an engine implements to be benchmarked (our client: a queue
  * that can enqueue and dequeue; the native tool: a ceiling run in the same conditions), and what
  * a run reports. One engine = one {@link BenchEngine}; ActiveMQ, RocketMQ and ZeroMQ plug in by
  * adding one to the registry in `../bench.ts`.
  */
-import type { SmokeTarget } from '../types.ts';
-import type { PhaseMeter } from './meter.ts';
+import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 
 export type BenchPhase = 'enqueue' | 'dequeue';
 
@@ -71,7 +70,7 @@ export interface BenchRunContext {
   messages: number;
   /** Per-phase guard. */
   maxSeconds: number;
-  /** The repository root (native tools are run from `scripts/bench/`). */
+  /** The repository root (native tools are run from `bench/native/`). */
   repoRoot: string;
   /** Progress and diagnostics, one line each; never secrets. */
   log: (line: string) => void;
@@ -88,6 +87,15 @@ export interface BenchVariant {
   label: string;
 }
 
+/**
+ * What an engine's queue reports progress to (the phase's {@link PhaseMeter} in meter.ts, which
+ * implements it): `k` more messages confirmed or received. Declared here, not imported from
+ * meter.ts, so that meter.ts → types.ts is the only direction.
+ */
+export interface Progress {
+  add(k?: number): void;
+}
+
 /** Our client on one queue: made by {@link BenchEngine.open}, closed (queue deleted) by close(). */
 export interface BenchQueue {
   /**
@@ -95,9 +103,9 @@ export interface BenchQueue {
    * calling `meter.add(k)` as the broker confirms them. Stops early (without throwing) when
    * `signal` aborts; resolves once nothing is in flight any more.
    */
-  enqueue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void>;
+  enqueue(n: number, meter: Progress, signal: AbortSignal): Promise<void>;
   /** Dequeues (and acknowledges) `n` messages, calling `meter.add(k)` as they arrive. */
-  dequeue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void>;
+  dequeue(n: number, meter: Progress, signal: AbortSignal): Promise<void>;
   /** Deletes the queue/stream/topic (and group) and closes connections. Must not throw. */
   close(): Promise<void>;
 }
@@ -169,7 +177,7 @@ export interface EngineResult {
   sizes: SizeResult[];
   error?: string;
   /**
-   * Set on an engine taken from an earlier run's JSON (`mqop bench --merge`): when that run
+   * Set on an engine taken from an earlier run's JSON (`npm run bench -- --merge`): when that run
    * started, its file, and the host's load average then.
    */
   run?: { startedAt: string; file: string; loadAverageAtStart?: number[] };

@@ -7,12 +7,18 @@
  */
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { connect } from 'amqplib';
-import { amqpConnectOptions } from '../rabbitmq.ts';
-import { bestEffort } from '../stats.ts';
-import type { SmokeTarget } from '../types.ts';
-import type { PhaseMeter } from './meter.ts';
+import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
+import { amqpConnectOptions } from '../../smoke-tests/src/rabbitmq.ts';
+import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { parsePerfTest, runTool, tail } from './native.ts';
-import type { BenchEngine, BenchQueue, BenchRunContext, NativePhaseResult, NativeRun } from './types.ts';
+import type {
+  BenchEngine,
+  BenchQueue,
+  BenchRunContext,
+  NativePhaseResult,
+  NativeRun,
+  Progress,
+} from './types.ts';
 import { benchPayload } from './util.ts';
 
 /** Unconfirmed publishes in flight: bytes, and at most this many messages. */
@@ -64,7 +70,7 @@ class RabbitQueue implements BenchQueue {
     });
   }
 
-  async enqueue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async enqueue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     const { inflight: maxInflight } = shape(this.size);
     const payload = benchPayload(this.size);
     let inflight = 0;
@@ -90,7 +96,7 @@ class RabbitQueue implements BenchQueue {
     if (nacked) throw new Error(`${nacked} publish(es) nacked by the broker`);
   }
 
-  async dequeue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async dequeue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     if (n <= 0) return;
     const { prefetch, ackEvery } = shape(this.size);
     const sub = await this.conn.createChannel();

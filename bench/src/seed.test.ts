@@ -3,19 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  benchCommand,
-  parseBenchArgs,
-  testbedEnv,
-  testbedExtra,
-} from '../../operator/src/cli/bench-command.ts';
-import {
-  activemqCommitted,
-  activemqConnections,
-  activemqProducerCount,
-  splitEven,
-} from './bench/activemq.ts';
-import { checkpointMarks, PhaseMeter, ratePerSecond } from './bench/meter.ts';
+import { activemqCommitted, activemqConnections, activemqProducerCount, splitEven } from './activemq.ts';
+import { benchCommand, parseBenchArgs, testbedEnv, testbedExtra } from './cli.ts';
+import { checkpointMarks, PhaseMeter, ratePerSecond } from './meter.ts';
 import {
   parseActivemqConsumer,
   parseActivemqProducer,
@@ -23,7 +13,7 @@ import {
   parsePerfTest,
   parseProducerPerformance,
   parseRedisBenchmarkCsv,
-} from './bench/native.ts';
+} from './native.ts';
 import {
   chartSeries,
   fmtRate,
@@ -37,12 +27,12 @@ import {
   runLabel,
   sizeLabel,
   writeResults,
-} from './bench/report.ts';
-import { rocketmqShape } from './bench/rocketmq.ts';
-import type { BenchEngine, BenchReport, PhaseResult, SizeResult } from './bench/types.ts';
-import { benchPayload, redactUrl } from './bench/util.ts';
-import { zeromqEndpoints, zeromqWindow } from './bench/zeromq.ts';
-import { BENCH_ENGINES, engineMessages, messagesFor, ratio, runBench } from './bench.ts';
+} from './report.ts';
+import { rocketmqShape } from './rocketmq.ts';
+import { BENCH_ENGINES, engineMessages, messagesFor, ratio, runBench } from './seed.ts';
+import type { BenchEngine, BenchReport, PhaseResult, SizeResult } from './types.ts';
+import { benchPayload, redactUrl } from './util.ts';
+import { zeromqEndpoints, zeromqWindow } from './zeromq.ts';
 
 /** A clock the test moves by hand. */
 function fakeClock(start = 1000) {
@@ -430,7 +420,7 @@ describe('bench helpers and flags', () => {
 // ---------------------------------------------------------------------------------------------
 // ActiveMQ, RocketMQ, ZeroMQ; variants, caps, concurrent phases; --merge
 
-/** Captured from `activemq producer` / `consumer` (6.1.7) through scripts/bench/activemq-perf.sh. */
+/** Captured from `activemq producer` / `consumer` (6.1.7) through bench/native/activemq-perf.sh. */
 const AMQ_PRODUCER = `1795787115470 Connecting to URL: tcp://127.0.0.1:26161 as user: mqop
 1795787115643 producer-1 Committing transaction: 17
 1795787115648 producer-1 Committing transaction: 18

@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  AUTH_PATTERN,
-  bestEffort,
-  classifyError,
-  Deadline,
-  decodePayload,
-  describeError,
-  encodePayload,
-  newRunId,
-  percentile,
-  redact,
-  runName,
-  runSmoke,
-  SmokeCounter,
-  SmokeError,
-  sleep,
-} from './stats.ts';
+import { failedResult, percentile, SmokeCounter } from './counter.ts';
+import { bestEffort, Deadline, sleep } from './deadline.ts';
+import { AUTH_PATTERN, classifyError, describeError, redact, SmokeError } from './errors.ts';
+import { decodePayload, encodePayload } from './payload.ts';
+import { newRunId, runName } from './run-options.ts';
+import { runSmoke } from './runner.ts';
 
 describe('run names', () => {
   test('random ids are 12 hex chars and differ', () => {
@@ -280,5 +269,84 @@ describe('runSmoke', () => {
     assert.equal(ran, false);
     assert.equal(r.ok, false);
     assert.equal(r.errorKind, 'protocol');
+  });
+});
+
+describe('failedResult, cleanup reserve, summary', () => {
+  const opts = { messages: 2, messageBytes: 10, timeoutSeconds: 5 };
+
+  test('failedResult: every count zero, ok false, kind and message as given', () => {
+    assert.deepEqual(failedResult('unreachable', 'no route'), {
+      ok: false,
+      produced: 0,
+      consumed: 0,
+      lost: 0,
+      duplicated: 0,
+      outOfOrder: 0,
+      p50Millis: 0,
+      p99Millis: 0,
+      durationMillis: 0,
+      errorKind: 'unreachable',
+      message: 'no route',
+    });
+  });
+
+  test('a cleanup reserve moves the deadline earlier and says so', async () => {
+    const d = new Deadline(1, 400);
+    assert.equal(d.timeoutMillis, 600);
+    await assert.rejects(d.race(sleep(2000)), (e: SmokeError) => {
+      assert.equal(e.kind, 'timeout');
+      assert.match(e.message, /0\.6s \(of 1s; the rest is kept for cleanup\)/);
+      return true;
+    });
+    d.dispose();
+    let reserveAsked = 0;
+    const t0 = performance.now();
+    const r = await runSmoke(
+      { ...opts, timeoutSeconds: 0.5 },
+      [],
+      {},
+      () => new Promise(() => {}),
+      async () => {},
+      {
+        cleanupReserveMillis: (ms) => {
+          reserveAsked = ms;
+          return 300;
+        },
+      },
+    );
+    assert.equal(reserveAsked, 500);
+    assert.equal(r.errorKind, 'timeout');
+    assert.ok(performance.now() - t0 < 450, 'the deadline came before the timeout');
+  });
+
+  test("a passing run's summary is its message (redacted); a failing run keeps the failure", async () => {
+    const pass = await runSmoke(
+      opts,
+      ['s3cret-pw'],
+      {},
+      async (ctx) => {
+        for (let i = 0; i < 2; i++) {
+          ctx.counter.produced();
+          ctx.counter.receive(ctx.counter.encode(i, 10));
+        }
+        ctx.summary = 'through amqp://u:s3cret-pw@h/q';
+      },
+      async () => {},
+    );
+    assert.equal(pass.ok, true);
+    assert.equal(pass.message, 'through amqp://u:***@h/q');
+    const fail = await runSmoke(
+      opts,
+      [],
+      {},
+      async (ctx) => {
+        ctx.summary = 'never shown';
+        throw new SmokeError('protocol', 'broken');
+      },
+      async () => {},
+    );
+    assert.equal(fail.ok, false);
+    assert.equal(fail.message, 'broken');
   });
 });

@@ -13,19 +13,13 @@
  */
 import type { MessageView } from 'rocketmq-client-nodejs';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
-import {
-  ackAll,
-  clientOptions,
-  closeClient,
-  credentialsOf,
-  describeChain,
-  RocketmqAdmin,
-  rocketmqEndpoints,
-} from '../rocketmq.ts';
-import { bestEffort } from '../stats.ts';
-import type { SmokeTarget } from '../types.ts';
-import type { PhaseMeter } from './meter.ts';
-import type { BenchEngine, BenchQueue, BenchRunContext } from './types.ts';
+import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
+import { describeError } from '../../smoke-tests/src/contract/errors.ts';
+import { RocketmqAdmin } from '../../smoke-tests/src/protocols/rocketmq-admin.ts';
+import { ackAll, closeClient } from '../../smoke-tests/src/protocols/rocketmq-grpc.ts';
+import { clientOptions, credentialsOf, rocketmqEndpoints } from '../../smoke-tests/src/rocketmq.ts';
+import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
+import type { BenchEngine, BenchQueue, BenchRunContext, Progress } from './types.ts';
 import { benchPayload } from './util.ts';
 
 /** Queues of the run's topic per master broker; receive calls spread over them. */
@@ -66,7 +60,7 @@ async function startWithRetry(client: Producer | SimpleConsumer): Promise<void> 
       await client.startup();
       return;
     } catch (e) {
-      if (!/40402|No topic route/i.test(describeChain(e)) || attempt >= 20) throw e;
+      if (!/40402|No topic route/i.test(describeError(e)) || attempt >= 20) throw e;
       await new Promise((r) => setTimeout(r, 500));
     }
   }
@@ -93,7 +87,7 @@ class RocketmqQueue implements BenchQueue {
     return clientOptions(rocketmqEndpoints(this.target), this.target);
   }
 
-  async enqueue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async enqueue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     const producer = new Producer({ ...this.options(), topics: [this.name], maxAttempts: 1 });
     this.clients.push(producer);
     await startWithRetry(producer);
@@ -136,7 +130,7 @@ class RocketmqQueue implements BenchQueue {
     }
   }
 
-  async dequeue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async dequeue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     if (n <= 0) return;
     const consumer = new SimpleConsumer({
       ...this.options(),
@@ -158,7 +152,7 @@ class RocketmqQueue implements BenchQueue {
           msgs = await consumer.receive(MAX_BATCH, INVISIBLE_MILLIS);
         } catch (e) {
           // Long polling that found nothing ends with "message not found" (40401).
-          if (/40401|not found/i.test(describeChain(e))) continue;
+          if (/40401|not found/i.test(describeError(e))) continue;
           throw e;
         }
         if (!msgs.length) continue;

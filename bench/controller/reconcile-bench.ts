@@ -7,20 +7,20 @@
  *     same concurrency, into a fresh namespace.
  *  3. Reconcile latency p50/p99 (per reconcile, from the operator's histogram), operator RSS at N
  *     CRs, and write requests per idle resync (from the audit log).
- * Usage: node operator/bench/reconcile-bench.ts [--count 1000] [--concurrency 4] [--out bench/results]
+ * Usage: node bench/controller/reconcile-bench.ts [--count 1000] [--concurrency 4] [--out bench/results]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import type { MessageQueue } from '../src/api/types.ts';
-import { Informer } from '../src/controller/informer.ts';
-import type { KubeObject } from '../src/controller/kube-client.ts';
-import { MESSAGE_QUEUE, SECRET } from '../src/controller/resources.ts';
-import { engineModule } from '../src/engines/index.ts';
-import { render } from '../src/render/render.ts';
-import { ROOT, startCluster, startOperator } from '../test/integration/cluster.ts';
+import type { MessageQueue } from '../../operator/src/api/types.ts';
+import { Informer } from '../../operator/src/controller/informer.ts';
+import type { KubeObject } from '../../operator/src/controller/kube-client.ts';
+import { MESSAGE_QUEUE, SECRET } from '../../operator/src/controller/resources.ts';
+import { engineModule } from '../../operator/src/engines/index.ts';
+import { render } from '../../operator/src/render/render.ts';
+import { ROOT, startCluster, startOperator } from '../../operator/test/integration/cluster.ts';
 
 const { values } = parseArgs({
   options: {
@@ -277,7 +277,7 @@ async function main() {
     writeFileSync(join(values.out as string, 'controller.json'), `${JSON.stringify(result, null, 2)}\n`);
     const md = `# Controller benchmark
 
-${result.date} — ${result.kubernetes}; ${result.machine}. Produced by \`node operator/bench/reconcile-bench.ts --count ${N} --concurrency ${CONC}\`.
+${result.date} — ${result.kubernetes}; ${result.machine}. Produced by \`node bench/controller/reconcile-bench.ts --count ${N} --concurrency ${CONC}\`.
 
 | measure | value |
 |---|---|

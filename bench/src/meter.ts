@@ -3,7 +3,7 @@
  * count (elapsed, rate since the previous checkpoint), and the phase's result. Pure apart from
  * the clock, which tests inject.
  */
-import type { Checkpoint, PhaseResult } from './types.ts';
+import type { Checkpoint, PhaseResult, Progress } from './types.ts';
 
 /** Messages per second for `count` messages in `millis`; 0 when nothing can be said. */
 export function ratePerSecond(count: number, millis: number): number {
@@ -21,7 +21,7 @@ export function checkpointMarks(requested: number, parts = 10): number[] {
   return marks;
 }
 
-export class PhaseMeter {
+export class PhaseMeter implements Progress {
   readonly requested: number;
   count = 0;
   private readonly clock: () => number;

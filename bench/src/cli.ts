@@ -1,9 +1,11 @@
+#!/usr/bin/env node
 /**
- * `mqop bench`: the seed experiment (see smoke-tests/src/bench.ts). For each engine and size,
+ * The benchmark CLI (`npm run bench -- <args>`; it was `mqop bench` and is a development tool, not
+ * part of the operator image): the seed experiment (see seed.ts). For each engine and size,
  * enqueue N messages through our client, then dequeue them all, then the same with the engine's
  * native tool; write `seed-<date>.json`, `seed.md` and `seed.svg` into --out.
  *
- *   mqop bench [--engines redis,...,zeromq] [--messages N] [--sizes 128,512,1024,10240]
+ *   npm run bench -- [--engines redis,...,zeromq] [--messages N] [--sizes 128,512,1024,10240]
  *              [--quick] [--out bench/results] [--no-native] [--max-seconds S]
  *              [--url ENGINE=URL]... [--keep-brokers] [--note TEXT]... [--run-id ID]
  *              [--merge EARLIER.json]
@@ -13,7 +15,7 @@
  * disturbed): redis 16479, rabbitmq 26772, kafka 19192/19193, state under
  * `${MQOP_CACHE:-~/.cache/mqop}/bench/brokers/<engine>`; activemq 25673 (AMQP) / 26161 (OpenWire),
  * rocketmq 29876 (name server) / 28081 (gRPC) / 28080 / 30911; zeromq is `mqop zmq-proxy`
- * (pipeline), started as a child process on 25555 (frontend) / 25556 (backend) / 25557 (health); the MQOP_<ENGINE>_PORT / _DIR env
+ * (pipeline, operator/src/runtime/main.ts), started as a child process on 25555 (frontend) / 25556 (backend) / 25557 (health); the MQOP_<ENGINE>_PORT / _DIR env
  * variables of the scripts win when set. Brokers the command started are stopped at the end
  * (unless --keep-brokers). With --url, credentials come from env MQOP_BENCH_USERNAME /
  * MQOP_BENCH_PASSWORD (default: the test bed's `mqop` / $MQOP_TEST_PASSWORD).
@@ -30,6 +32,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import {
   type BenchConfig,
   type BenchEnginePlan,
@@ -44,10 +47,9 @@ import {
   SEED_MESSAGES,
   SEED_SIZES,
   writeResults,
-} from '../../../smoke-tests/src/bench.ts';
-import type { SmokeTarget } from '../../../smoke-tests/src/types.ts';
+} from './seed.ts';
 
-export const BENCH_USAGE = `Usage: mqop bench [--engines E[:N],...] [--messages N] [--sizes B[:N],...] [--quick]
+export const BENCH_USAGE = `Usage: npm run bench -- [--engines E[:N],...] [--messages N] [--sizes B[:N],...] [--quick]
                   [--out DIR] [--no-native] [--max-seconds S] [--url ENGINE=URL]...
                   [--keep-brokers] [--note TEXT]... [--run-id ID] [--merge EARLIER.json]
   Seed experiment: per engine and size, enqueue N messages through our client, then dequeue
@@ -213,7 +215,7 @@ export function parseBenchArgs(args: string[]): BenchCommandOptions {
 // ---------------------------------------------------------------------------------------------
 // Test beds
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The env the test-bed scripts get: the benchmark's own ports and state folders by default. */
 export function testbedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
@@ -355,7 +357,7 @@ const DEFAULT_IO: BenchIo = {
   env: process.env,
 };
 
-/** Runs `mqop bench`; returns the exit code. */
+/** Runs the benchmark CLI; returns the exit code. */
 export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
     io.stdout(BENCH_USAGE);
@@ -494,3 +496,5 @@ export async function benchCommand(args: string[], io: BenchIo = DEFAULT_IO): Pr
     }
   }
 }
+
+if (import.meta.main) process.exitCode = await benchCommand(process.argv.slice(2));

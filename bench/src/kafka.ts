@@ -6,13 +6,19 @@
  * ConsumerPerformance (its own group) from the kafka-tools jar, on a topic of their own made the
  * same way. Both dequeue rates include joining the group.
  */
-import { type Admin, Kafka, logLevel, type SASLOptions } from 'kafkajs';
-import { parseBrokers } from '../kafka.ts';
-import { bestEffort } from '../stats.ts';
-import type { SmokeTarget } from '../types.ts';
-import type { PhaseMeter } from './meter.ts';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
+import { consumerConfig, parseBrokers, saslFor } from '../../smoke-tests/src/kafka.ts';
+import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { parseConsumerPerformance, parseProducerPerformance, runTool, tail } from './native.ts';
-import type { BenchEngine, BenchQueue, BenchRunContext, NativePhaseResult, NativeRun } from './types.ts';
+import type {
+  BenchEngine,
+  BenchQueue,
+  BenchRunContext,
+  NativePhaseResult,
+  NativeRun,
+  Progress,
+} from './types.ts';
 import { benchPayload } from './util.ts';
 
 /** Payload bytes per produce request, and at most this many messages. */
@@ -29,16 +35,6 @@ function shape(size: number) {
   );
   const maxMessageBytes = Math.max(KAFKA_DEFAULT_MAX_MESSAGE_BYTES, perBatch * (size + 64) + 64 * 1024);
   return { perBatch, maxMessageBytes };
-}
-
-/** Same as the smoke test's: SCRAM-SHA-512 unless extra `sasl.mechanism` says otherwise. */
-function saslFor(target: SmokeTarget): SASLOptions | undefined {
-  if (!target.username || target.password === undefined) return undefined;
-  const mechanism = (target.extra?.['sasl.mechanism'] ?? 'scram-sha-512').toLowerCase();
-  const { username, password } = target;
-  if (mechanism === 'plain') return { mechanism: 'plain', username, password };
-  if (mechanism === 'scram-sha-256') return { mechanism: 'scram-sha-256', username, password };
-  return { mechanism: 'scram-sha-512', username, password };
 }
 
 function client(target: SmokeTarget, id: string): Kafka {
@@ -95,7 +91,7 @@ class KafkaQueue implements BenchQueue {
     this.size = size;
   }
 
-  async enqueue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async enqueue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     // No request bigger than a tenth of the run, so that every checkpoint is seen.
     const perBatch = Math.max(1, Math.min(shape(this.size).perBatch, Math.ceil(n / 10)));
     const payload = benchPayload(this.size);
@@ -123,21 +119,10 @@ class KafkaQueue implements BenchQueue {
     }
   }
 
-  async dequeue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async dequeue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     if (n <= 0) return;
     const { maxMessageBytes } = shape(this.size);
-    const consumer = this.kafka.consumer({
-      groupId: this.name,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 100,
-      minBytes: 1,
-      maxBytesPerPartition: Math.max(1024 * 1024, maxMessageBytes),
-      maxBytes: Math.max(10 * 1024 * 1024, 2 * maxMessageBytes),
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 10_000,
-      heartbeatInterval: 1000,
-      retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2000, restartOnFailure: async () => false },
-    });
+    const consumer = this.kafka.consumer(consumerConfig(this.name, maxMessageBytes));
     this.groupUsed = true;
     let got = 0;
     let done!: () => void;

@@ -6,12 +6,18 @@
  * too, for reference.
  */
 import { Redis } from 'ioredis';
-import { redisOptions } from '../redis.ts';
-import { bestEffort } from '../stats.ts';
-import type { SmokeTarget } from '../types.ts';
-import type { PhaseMeter } from './meter.ts';
+import { bestEffort } from '../../smoke-tests/src/contract/deadline.ts';
+import { redisOptions } from '../../smoke-tests/src/redis.ts';
+import type { SmokeTarget } from '../../smoke-tests/src/types.ts';
 import { parseRedisBenchmarkCsv, runTool, tail } from './native.ts';
-import type { BenchEngine, BenchQueue, BenchRunContext, NativePhaseResult, NativeRun } from './types.ts';
+import type {
+  BenchEngine,
+  BenchQueue,
+  BenchRunContext,
+  NativePhaseResult,
+  NativeRun,
+  Progress,
+} from './types.ts';
 import { benchPayload } from './util.ts';
 
 const GROUP = 'mqop-bench';
@@ -60,7 +66,7 @@ class RedisQueue implements BenchQueue {
     this.size = size;
   }
 
-  async enqueue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async enqueue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     const { inFlight } = shape(this.size);
     // No pipeline bigger than a tenth of the run, so that every checkpoint is seen.
     const batch = Math.max(1, Math.min(shape(this.size).batch, Math.ceil(n / 10)));
@@ -96,7 +102,7 @@ class RedisQueue implements BenchQueue {
     if (failure !== undefined) throw failure;
   }
 
-  async dequeue(n: number, meter: PhaseMeter, signal: AbortSignal): Promise<void> {
+  async dequeue(n: number, meter: Progress, signal: AbortSignal): Promise<void> {
     const readCount = Math.max(1, Math.min(shape(this.size).readCount, Math.ceil(n / 10)));
     const acks: Promise<unknown>[] = [];
     let got = 0;

@@ -3,9 +3,9 @@
 # (`bin/activemq producer` / `bin/activemq consumer`, org.apache.activemq.console.Main from
 # activemq-console), run from the jars the ActiveMQ test bed caches (scripts/brokers/activemq.sh
 # install; ActiveMQ 6.1.7 by default). They speak OpenWire, the broker's own protocol.
-#   scripts/bench/activemq-perf.sh fetch               make sure the jars are cached
-#   scripts/bench/activemq-perf.sh producer ARGS...    activemq producer ARGS
-#   scripts/bench/activemq-perf.sh consumer ARGS...    activemq consumer ARGS
+#   bench/native/activemq-perf.sh fetch               make sure the jars are cached
+#   bench/native/activemq-perf.sh producer ARGS...    activemq producer ARGS
+#   bench/native/activemq-perf.sh consumer ARGS...    activemq consumer ARGS
 # The broker URL comes from env MQOP_BENCH_ACTIVEMQ_URL (tcp://host:port), the credentials from
 # MQOP_BENCH_ACTIVEMQ_USERNAME / MQOP_BENCH_ACTIVEMQ_PASSWORD: they go into a private Java
 # argument file (java @file), so the password never reaches a command line.
@@ -30,7 +30,7 @@ fetch() {
     log "jars cached in $LIB"
     return
   fi
-  "$HERE/../brokers/activemq.sh" install
+  "$HERE/../../scripts/brokers/activemq.sh" install
 }
 
 # A value as one quoted argument of a Java argument file (backslashes and quotes escaped).

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Native ceiling for the Kafka bench: Kafka's own perf tools from the kafka-tools jar, run from the
 # jars the Kafka test bed caches (scripts/brokers/kafka.sh install; Kafka 3.9.1 by default).
-#   scripts/bench/kafka-perf.sh fetch               make sure the jars are cached
-#   scripts/bench/kafka-perf.sh producer ARGS...    org.apache.kafka.tools.ProducerPerformance
-#   scripts/bench/kafka-perf.sh consumer ARGS...    org.apache.kafka.tools.ConsumerPerformance
+#   bench/native/kafka-perf.sh fetch               make sure the jars are cached
+#   bench/native/kafka-perf.sh producer ARGS...    org.apache.kafka.tools.ProducerPerformance
+#   bench/native/kafka-perf.sh consumer ARGS...    org.apache.kafka.tools.ConsumerPerformance
 # SASL: when MQOP_BENCH_KAFKA_USERNAME and MQOP_BENCH_KAFKA_PASSWORD are set, a client config
 # (SASL_PLAINTEXT, SCRAM-SHA-512 or $MQOP_BENCH_KAFKA_MECHANISM) is written to a private temp file
 # and passed as --producer.config / --consumer.config; the password never reaches a command line.
@@ -23,7 +23,7 @@ fetch() {
     return
   fi
   # The test bed's install resolves kafka_2.13 and kafka-tools into the same cache.
-  "$HERE/../brokers/kafka.sh" install
+  "$HERE/../../scripts/brokers/kafka.sh" install
 }
 
 client_config() {

@@ -1,17 +1,17 @@
 /**
- * `mqop bench` end to end, small, for all six engines: 2,000 messages of 128 B and 1 KB through
- * each engine's real broker (the test beds, started by the command itself on the benchmark's own
- * ports and stopped again if it started them; for ZeroMQ a `mqop zmq-proxy` it starts) and
- * through each native tool there is; the JSON, markdown and SVG files must be written with sane
- * numbers.
+ * The seed benchmark CLI (bench/src/cli.ts, formerly `mqop bench`) end to end, small, for all six
+ * engines: 2,000 messages of 128 B and 1 KB through each engine's real broker (the test beds,
+ * started by the command itself on the benchmark's own ports and stopped again if it started them;
+ * for ZeroMQ a `mqop zmq-proxy` it starts) and through each native tool there is; the JSON,
+ * markdown and SVG files must be written with sane numbers.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { benchCommand } from '../../operator/src/cli/bench-command.ts';
-import type { BenchReport } from '../src/bench.ts';
+import { benchCommand } from '../src/cli.ts';
+import type { BenchReport } from '../src/seed.ts';
 
 const N = 2000;
 const SIZES = [128, 1024];

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Native ceiling for the Redis bench: redis-benchmark from Debian's redis-tools.
-#   scripts/bench/redis-benchmark.sh fetch            install redis-tools if redis-benchmark is missing
-#   scripts/bench/redis-benchmark.sh run ARGS...      redis-benchmark ARGS (auth from the env)
+#   bench/native/redis-benchmark.sh fetch            install redis-tools if redis-benchmark is missing
+#   bench/native/redis-benchmark.sh run ARGS...      redis-benchmark ARGS (auth from the env)
 # Auth: redis-benchmark takes the password only as `-a`; it is read from env
 # MQOP_BENCH_REDIS_PASSWORD (and the user from MQOP_BENCH_REDIS_USERNAME) here, so that it stays
 # out of the caller's command line and logs (it is still visible in this process's argv).
