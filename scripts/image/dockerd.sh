@@ -39,7 +39,15 @@ start() {
   if ! our_pid >/dev/null; then
     printf -- '---- dockerd starting at %s\n' "$(date -u +%FT%TZ)" >>"$LOG"
     # dockerd writes its own pid file; ours is separate so `stop` never kills a foreign daemon.
-    setsid dockerd >>"$LOG" 2>&1 </dev/null &
+    # Started from a subshell that first closes every inherited descriptor above stderr: a daemon
+    # that kept its starter's lock (flock) or pipe open would hold it for as long as it runs.
+    (
+      for fd in /proc/"$BASHPID"/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then eval "exec ${fd}>&-" 2>/dev/null || true; fi
+      done
+      exec setsid dockerd >>"$LOG" 2>&1 </dev/null
+    ) &
     echo $! >"$PIDFILE"
     log "started dockerd (pid $!), log: $LOG"
   fi
