@@ -157,10 +157,14 @@ start() {
     -Dlog4j.configuration="file:$DIR/log4j.properties" -Dkafka.logs.dir="$DIR/logs" \
     -cp "$LIBS/*" kafka.Kafka "$DIR/server.properties" \
     >"$DIR/logs/stdout.log" 2>&1 </dev/null &
-  echo $! >"$PIDFILE"
+  local started=$!
+  echo "$started" >"$PIDFILE"
   local deadline=$((SECONDS + ${MQOP_KAFKA_START_TIMEOUT:-170}))
   while ((SECONDS < deadline)); do
-    running_pid >/dev/null || {
+    # By pid only: right after the fork the child's command line is still bash's, not the JVM's,
+    # so running_pid would take a starting broker for a dead one (seen when the smoke suite
+    # restarts Kafka right after the contract suite stopped it).
+    kill -0 "$started" 2>/dev/null || {
       tail -n 30 "$DIR/logs/stdout.log" "$DIR/logs/server.log" >&2 2>/dev/null || true
       die "Kafka exited during startup"
     }

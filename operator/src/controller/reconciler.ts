@@ -11,7 +11,6 @@
  */
 import { type OperatorSettings, type ResolvedQueue, resolve } from '../api/resolve.ts';
 import { type MessageQueue, PAUSED_LABEL } from '../api/types.ts';
-import type { SecretInputs } from '../render/context.ts';
 import { type Observation, READY } from '../status/conditions.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -148,7 +147,7 @@ export class Reconciler {
       return { requeueAfterMs: CREDENTIALS_REQUEUE_MS };
     }
 
-    const { desired, patches } = this.memo.render(key, q, secrets.value as SecretInputs);
+    const { desired, patches } = this.memo.render(key, q, secrets.value);
     const { invalid } = await applyObjects(this.client, this.caches, desired);
     let waitingFor: Observation['waitingFor'];
     if (!invalid) {
