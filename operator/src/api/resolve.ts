@@ -93,10 +93,16 @@ export function rewriteRegistry(image: string, registry: string | undefined): st
   return `${registry.replace(/\/+$/, '')}/${path}`;
 }
 
+/** Seconds between smoke tests when the spec sets none. */
+export const DEFAULT_SMOKE_INTERVAL_SECONDS = 300;
+
 /** A smoke test's timeout when the spec sets none: a minute, but never more than half the interval. */
 export function smokeTimeoutSeconds(cr: MessageQueue): number {
   const s = cr.spec.smokeTest ?? {};
-  return s.timeoutSeconds ?? Math.max(1, Math.min(60, Math.floor((s.intervalSeconds ?? 300) / 2)));
+  return (
+    s.timeoutSeconds ??
+    Math.max(1, Math.min(60, Math.floor((s.intervalSeconds ?? DEFAULT_SMOKE_INTERVAL_SECONDS) / 2)))
+  );
 }
 
 /** Resolves a MessageQueue; throws only on programming errors, never on valid specs. */
@@ -149,7 +155,7 @@ export function resolve(cr: MessageQueue, operator: OperatorSettings = {}): Reso
     endpoint: { host, port: rule.port, url: `${rule.scheme}://${host}:${rule.port}${rule.path ?? ''}` },
     smokeTest: {
       enabled: smoke.enabled !== false,
-      intervalSeconds: smoke.intervalSeconds ?? 300,
+      intervalSeconds: smoke.intervalSeconds ?? DEFAULT_SMOKE_INTERVAL_SECONDS,
       messages: smoke.messages ?? 10,
       messageBytes: smoke.messageBytes ?? 1024,
       timeoutSeconds: smokeTimeoutSeconds(cr),

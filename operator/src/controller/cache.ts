@@ -39,3 +39,8 @@ export function cachedObject(
 ): KubeObject | undefined {
   return caches.owned.get(`${o.apiVersion}/${o.kind}`)?.get(o.metadata.namespace as string, o.metadata.name);
 }
+
+/** A Secret of a MessageQueue's namespace from the cache (only mqop-labelled Secrets are cached). */
+export function cachedSecret(caches: Caches, namespace: string, name: string): KubeObject | undefined {
+  return caches.owned.get('v1/Secret')?.get(namespace, name);
+}

@@ -14,7 +14,7 @@ import { type MessageQueue, PAUSED_LABEL } from '../api/types.ts';
 import { type Observation, READY } from '../status/conditions.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { Caches } from './cache.ts';
+import { type Caches, cachedSecret } from './cache.ts';
 import { ApiError, type Client, type KubeObject } from './kube-client.ts';
 import { RenderMemo } from './render-memo.ts';
 import { MESSAGE_QUEUE, NAMESPACE } from './resources.ts';
@@ -130,7 +130,7 @@ export class Reconciler {
     // Finalizer and Secrets are independent writes: they go out together (one round trip instead
     // of two on a new MessageQueue). Objects created before the finalizer lands are owned by the
     // MessageQueue, so garbage collection covers a delete that comes in between.
-    const secretCache = (n: string) => this.caches.owned.get('v1/Secret')?.get(q.namespace, n);
+    const secretCache = (n: string) => cachedSecret(this.caches, q.namespace, n);
     const [finalized, secrets] = await Promise.allSettled([
       ensureFinalizer(this.client, current, q),
       ensureSecrets(this.client, q, secretCache),

@@ -8,7 +8,7 @@
 
 import { failedResult, smokeTestFor } from '../../../smoke-tests/src/index.ts';
 import type { SmokeResult, SmokeTarget } from '../../../smoke-tests/src/types.ts';
-import type { ResolvedQueue } from '../api/resolve.ts';
+import { DEFAULT_SMOKE_INTERVAL_SECONDS, type ResolvedQueue } from '../api/resolve.ts';
 import { type MessageQueue, RUN_SMOKE_TEST_ANNOTATION, type SmokeTestStatus } from '../api/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -39,7 +39,7 @@ export function smokeRetryMs(last: SmokeTestStatus | undefined, intervalMs: numb
 /** Whether a smoke test is due now. Pure given `now`. */
 export function smokeDue(cr: MessageQueue, ready: boolean, now: number): Due {
   const spec = cr.spec.smokeTest ?? {};
-  const interval = (spec.intervalSeconds ?? 300) * 1000;
+  const interval = (spec.intervalSeconds ?? DEFAULT_SMOKE_INTERVAL_SECONDS) * 1000;
   if (spec.enabled === false || !ready) return { due: false, inMs: interval };
   const annotation = cr.metadata.annotations?.[RUN_SMOKE_TEST_ANNOTATION];
   const last = cr.status?.smokeTest;

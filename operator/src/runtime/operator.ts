@@ -7,7 +7,7 @@ import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { OWNER_LABEL } from '../api/labels.ts';
 import { type MessageQueue, PLURAL } from '../api/types.ts';
-import { mergeCaches } from '../controller/cache.ts';
+import { cachedSecret, mergeCaches } from '../controller/cache.ts';
 import { Informer } from '../controller/informer.ts';
 import { KubeClient, type KubeObject } from '../controller/kube-client.ts';
 import { LeaderElector } from '../controller/leader-election.ts';
@@ -105,7 +105,7 @@ export async function runOperator(
   reconciler.enqueue = (key) => queue.add(key);
   if (cfg.smokeTests) {
     reconciler.smoke = new SmokeScheduler(log, metrics, {
-      secret: (ns, name) => caches.owned.get('v1/Secret')?.get(ns, name),
+      secret: (ns, name) => cachedSecret(caches, ns, name),
       onResult: (key, outcome) => reconciler.smokeResult(key, outcome),
     });
   }
