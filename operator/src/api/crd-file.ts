@@ -1,7 +1,10 @@
 /** Serialisation of the CRD into its checked-in file. */
+
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { CONFIG_POLICY } from './config-policy.ts';
 import { messageQueueCrd } from './crd.ts';
+import { ENGINES } from './engines.ts';
 
 /** Where the generated CRD lives in the repository. */
 export const CRD_PATH = fileURLToPath(new URL('../../../crds/messagequeues.mqop.dev.yaml', import.meta.url));
@@ -76,6 +79,7 @@ export function apiDoc(): string {
     '|---|---|---|---|',
     ...fields,
     '',
+    ...configPolicyDoc(),
     '## Validation rules (CEL), with the message the API server returns',
     '',
     '| where | message | rule |',
@@ -83,4 +87,47 @@ export function apiDoc(): string {
     ...rules,
     '',
   ].join('\n');
+}
+
+/**
+ * The `spec.config` policy, per engine, as a person reads it (from `config-policy.ts`, the table
+ * the CEL rules and the operator's own check are made from).
+ */
+function configPolicyDoc(): string[] {
+  const esc = (s: string) => s.replaceAll('|', '\\|');
+  const code = (xs: readonly string[] | undefined, suffix = '') => (xs ?? []).map((x) => `\`${x}${suffix}\``);
+  const out = [
+    '## What `spec.config` may hold, per engine',
+    '',
+    'Keys are compared the way the engine compares them. A refused key is refused by the API server',
+    '(CEL, the rules below) and, again, by mqop itself on every reconcile (for a cluster whose CRD is',
+    'older than the operator, and for what CEL cannot express, such as Redis quoting): the',
+    'MessageQueue then gets `Stalled=True`, `reason=InvalidConfiguration`, a message naming',
+    '`spec.config.<key>`, and a Warning Event; nothing is applied until the spec changes.',
+    '',
+  ];
+  for (const e of ENGINES) {
+    const p = CONFIG_POLICY[e];
+    out.push(
+      `### ${e}`,
+      '',
+      `- File: ${p.file}. Keys are ${p.keyCase === 'insensitive' ? 'case-insensitive (the engine lowercases them)' : 'case-sensitive'}.`,
+    );
+    out.push(`- Values: ${p.value ? `${p.value.what}; ` : ''}${p.encoding}.`);
+    if (p.allowed) {
+      out.push('- Only these keys:', '', '| key | value |', '|---|---|');
+      for (const [k, v] of Object.entries(p.allowed))
+        out.push(`| \`${k}\` | ${esc(v.what)} (\`${esc(v.pattern)}\`) |`);
+      out.push('');
+    }
+    if (p.refused.length) {
+      out.push('- Refused keys:', '', '| keys | prefixes and suffixes | why |', '|---|---|---|');
+      for (const g of p.refused)
+        out.push(
+          `| ${code(g.keys).join(', ')} | ${[...code(g.prefixes, '*'), ...(g.suffixes ?? []).map((x) => `\`*${x}\``)].join(', ')} | ${esc(g.why)} |`,
+        );
+      out.push('');
+    }
+  }
+  return out;
 }

@@ -40,10 +40,6 @@ export interface EngineTraits {
   image: ((version: string) => string) | null;
   /** The client endpoint for a replica count (the engine module renders a Service with that port). */
   endpoint(replicas: number): EndpointRule;
-  /** `spec.config` keys mqop itself manages: a user may not override them. */
-  reservedConfigKeys: readonly string[];
-  /** When set, the only `spec.config` keys the engine understands. */
-  allowedConfigKeys?: readonly string[];
 }
 
 const ODD = [1, 3, 5, 7, 9] as const;
@@ -64,18 +60,6 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     defaultVersion: '4.1.4',
     image: (v) => `docker.io/library/rabbitmq:${v}-management`,
     endpoint: () => ({ service: 'workload', port: 5672, scheme: 'amqp' }),
-    reservedConfigKeys: [
-      'cluster_formation.peer_discovery_backend',
-      'cluster_formation.k8s.host',
-      'cluster_formation.k8s.address_type',
-      'cluster_formation.k8s.service_name',
-      'cluster_formation.k8s.hostname_suffix',
-      'default_user',
-      'default_pass',
-      'listeners.tcp.default',
-      'management.tcp.port',
-      'prometheus.tcp.port',
-    ],
   },
   redis: {
     keepsData: true,
@@ -91,21 +75,6 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
       replicas > 1
         ? { service: 'companion', port: 26379, scheme: 'redis+sentinel', path: '/mymaster' }
         : { service: 'workload', port: 6379, scheme: 'redis' },
-    reservedConfigKeys: [
-      'requirepass',
-      'masterauth',
-      'masteruser',
-      'port',
-      'bind',
-      'dir',
-      'replicaof',
-      'slaveof',
-      'replica-announce-ip',
-      'aclfile',
-      'user',
-      'daemonize',
-      'protected-mode',
-    ],
   },
   kafka: {
     keepsData: true,
@@ -121,21 +90,6 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     defaultVersion: '3.9.1',
     image: (v) => `docker.io/apache/kafka:${v}`,
     endpoint: () => ({ service: 'workload', port: 9092, scheme: 'kafka' }),
-    reservedConfigKeys: [
-      'process.roles',
-      'node.id',
-      'controller.quorum.voters',
-      'controller.listener.names',
-      'listeners',
-      'advertised.listeners',
-      'listener.security.protocol.map',
-      'inter.broker.listener.name',
-      'sasl.enabled.mechanisms',
-      'sasl.mechanism.inter.broker.protocol',
-      'sasl.mechanism.controller.protocol',
-      'log.dirs',
-      'super.users',
-    ],
   },
   activemq: {
     keepsData: true,
@@ -147,16 +101,6 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     defaultVersion: '6.1.7',
     image: (v) => `docker.io/apache/activemq-classic:${v}`,
     endpoint: () => ({ service: 'workload', port: 5672, scheme: 'amqp' }),
-    reservedConfigKeys: [],
-    allowedConfigKeys: [
-      'memoryLimit',
-      'storeLimit',
-      'tempLimit',
-      'schedulerSupport',
-      'advisorySupport',
-      'maxConnections',
-      'maxFrameSize',
-    ],
   },
   rocketmq: {
     keepsData: true,
@@ -165,20 +109,6 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     defaultVersion: '5.3.3',
     image: (v) => `docker.io/apache/rocketmq:${v}`,
     endpoint: () => ({ service: 'workload', port: 8081, scheme: 'rocketmq' }),
-    reservedConfigKeys: [
-      'brokerClusterName',
-      'brokerName',
-      'brokerId',
-      'brokerRole',
-      'namesrvAddr',
-      'listenPort',
-      'storePathRootDir',
-      'storePathCommitLog',
-      'authenticationEnabled',
-      'authorizationEnabled',
-      'initAuthenticationUser',
-      'innerClientAuthenticationCredentials',
-    ],
   },
   zeromq: {
     keepsData: false,
@@ -190,8 +120,6 @@ export const ENGINE_TRAITS: Record<EngineName, EngineTraits> = {
     defaultVersion: '',
     image: null,
     endpoint: () => ({ service: 'workload', port: 5555, scheme: 'tcp' }),
-    reservedConfigKeys: [],
-    allowedConfigKeys: ['sndhwm', 'rcvhwm', 'linger'],
   },
 };
 

@@ -4,6 +4,7 @@
  * per reconcile and hands this value to every step (Secrets, render, prune, status, smoke tests),
  * so defaults and names live in exactly one place. Pure.
  */
+import { type ConfigProblem, configProblems } from './config-policy.ts';
 import { ENGINE_TRAITS, type EngineName } from './engines.ts';
 import { type DerivedNames, derivedNames } from './names.ts';
 import type {
@@ -74,6 +75,13 @@ export interface ResolvedQueue {
   /** Where clients connect (status.endpoint, the connection Secret, the smoke tests). */
   endpoint: Endpoint;
   smokeTest: SmokeSettings;
+  /**
+   * What in the spec mqop refuses to run (the config policy, values that must fit a label), each
+   * naming its field. The CRD refuses the same where CEL can say it; this is the operator's own
+   * check, for what CEL cannot express and for clusters whose CRD is older than the operator.
+   * Not empty: the MessageQueue stalls with these messages and nothing is applied.
+   */
+  problems: ConfigProblem[];
   /** `<svc>.<ns>.svc.<domain>` for a Service name. */
   serviceHost(service: string): string;
   /** Stable DNS name of pod `ordinal` of a StatefulSet behind a headless Service. */
@@ -160,7 +168,26 @@ export function resolve(cr: MessageQueue, operator: OperatorSettings = {}): Reso
       messageBytes: smoke.messageBytes ?? 1024,
       timeoutSeconds: smokeTimeoutSeconds(cr),
     },
+    problems: specProblems(engine, version, spec.config ?? {}),
     serviceHost,
     podHost: (sts, headless, ordinal) => `${sts}-${ordinal}.${serviceHost(headless)}`,
   };
+}
+
+/** A Kubernetes label value: what `app.kubernetes.io/version` can hold. */
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** The operator's own check of a spec (see `ResolvedQueue.problems`). Pure. */
+export function specProblems(
+  engine: EngineName,
+  version: string,
+  config: Readonly<Record<string, string>>,
+): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  if (version.length > 63 || !LABEL_VALUE.test(version))
+    out.push({
+      field: 'spec.version',
+      message: `version "${version}" cannot be a label value or an image tag: use letters, digits, '.', '-' and '_' only, at most 63`,
+    });
+  return [...out, ...configProblems(engine, config)];
 }

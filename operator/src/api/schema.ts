@@ -7,6 +7,7 @@
  * `operator/test/bad-input.ts` holds one refused MessageQueue per rule at least.
  */
 
+import { CONFIG_POLICY, type ConfigPolicy, type RefusedKeys } from './config-policy.ts';
 import { DATA_ENGINES, ENGINE_TRAITS, ENGINES, type EngineName, MAX_REPLICAS } from './engines.ts';
 import { MAX_CR_NAME } from './names.ts';
 
@@ -53,6 +54,11 @@ export const QUANTITY_PATTERN =
   '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
 /** A positive quantity (no sign, not zero-only is left to the renderer's defaults). */
 const POSITIVE_QUANTITY_PATTERN = '^(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[kMGTPE])?$';
+/**
+ * `spec.version`: `major.minor[.patch]` and an optional suffix. It becomes a label value and an
+ * image tag, so no `+` (semver build metadata): neither may hold one.
+ */
+export const VERSION_PATTERN = '^[0-9]+\\.[0-9]+(\\.[0-9]+)?([-._][0-9A-Za-z_.-]*[0-9A-Za-z])?$';
 /** RFC 1123 DNS subdomain, as used for object names. */
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
@@ -141,23 +147,62 @@ function replicaChangeRules(): ValidationRule[] {
   });
 }
 
-/** Keys mqop owns in each engine's config file may not be overridden through spec.config. */
+/** A CEL string literal. */
+const celString = (s: string) => JSON.stringify(s);
+
+/** An RE2 pattern matching every key of a refused group, in the engine's key case. */
+export function refusedKeyPattern(policy: ConfigPolicy, group: RefusedKeys): string {
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const alts = [
+    ...(group.keys ?? []).map((k) => `^${esc(k)}$`),
+    ...(group.prefixes ?? []).map((p) => `^${esc(p)}`),
+    ...(group.suffixes ?? []).map((x) => `${esc(x)}$`),
+  ];
+  return `${policy.keyCase === 'insensitive' ? '(?i)' : ''}(${alts.join('|')})`;
+}
+
+/**
+ * `spec.config` per engine, from the policy table (`config-policy.ts`): one rule per refused
+ * group (its message names the key and the reason), the accepted keys and their values where an
+ * engine takes a fixed list, and the engine's rule on values.
+ */
 function configRules(): ValidationRule[] {
   const rules: ValidationRule[] = [];
   for (const e of ENGINES) {
-    const t = ENGINE_TRAITS[e];
-    if (t.reservedConfigKeys.length > 0) {
+    const policy = CONFIG_POLICY[e];
+    const guard = `self.engine != '${e}' || !has(self.config)`;
+    for (const group of policy.refused) {
+      const bad = `k.matches(${celString(refusedKeyPattern(policy, group))})`;
       rules.push({
-        rule: `self.engine != '${e}' || !has(self.config) || self.config.all(k, !(k in ${cel(t.reservedConfigKeys)}))`,
-        message: `config may not set keys that mqop manages for ${e}: ${t.reservedConfigKeys.join(', ')}`,
+        rule: `${guard} || self.config.all(k, !${bad})`,
+        message: `config key refused for ${e}: ${group.why}`,
+        messageExpression: `'config key "' + self.config.filter(k, ${bad})[0] + '" is refused for ${e}: ' + ${celString(group.why)}`,
         fieldPath: '.config',
         reason: 'FieldValueForbidden',
       });
     }
-    if (t.allowedConfigKeys) {
+    if (policy.allowed) {
+      const keys = Object.keys(policy.allowed);
       rules.push({
-        rule: `self.engine != '${e}' || !has(self.config) || self.config.all(k, k in ${cel(t.allowedConfigKeys)})`,
-        message: `config for ${e} accepts only these keys: ${t.allowedConfigKeys.join(', ')}`,
+        rule: `${guard} || self.config.all(k, k in ${cel(keys)})`,
+        message: `config for ${e} accepts only these keys: ${keys.join(', ')}`,
+        fieldPath: '.config',
+        reason: 'FieldValueInvalid',
+      });
+      for (const [key, v] of Object.entries(policy.allowed)) {
+        rules.push({
+          rule: `${guard} || !('${key}' in self.config) || self.config['${key}'].matches(${celString(v.pattern)})`,
+          message: `config.${key} for ${e} must be ${v.what}`,
+          fieldPath: '.config',
+          reason: 'FieldValueInvalid',
+        });
+      }
+    }
+    if (policy.value) {
+      rules.push({
+        rule: `${guard} || self.config.all(k, self.config[k].matches(${celString(policy.value.pattern)}))`,
+        message: `config values for ${e} must be ${policy.value.what}`,
+        messageExpression: `'config key "' + self.config.filter(k, !self.config[k].matches(${celString(policy.value.pattern)}))[0] + '": values for ${e} must be ${policy.value.what}'`,
         fieldPath: '.config',
         reason: 'FieldValueInvalid',
       });
@@ -188,9 +233,10 @@ export const specSchema: JSONSchemaProps = {
     },
     version: {
       type: 'string',
-      description: "Broker version (image tag). Empty means the engine's tested default.",
-      maxLength: 64,
-      pattern: '^[0-9]+\\.[0-9]+(\\.[0-9]+)?([-.+][0-9A-Za-z.-]+)?$',
+      description:
+        "Broker version (image tag). Empty means the engine's tested default. It is also the value of the app.kubernetes.io/version label, so it holds only what both a label value and an image tag can: letters, digits, '.', '-' and '_', at most 63.",
+      maxLength: 63,
+      pattern: VERSION_PATTERN,
     },
     image: {
       type: 'string',

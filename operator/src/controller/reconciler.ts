@@ -11,7 +11,7 @@
  */
 import { type OperatorSettings, type ResolvedQueue, resolve } from '../api/resolve.ts';
 import { type MessageQueue, PAUSED_LABEL } from '../api/types.ts';
-import { type Observation, READY } from '../status/conditions.ts';
+import { type Observation, READY, Reasons } from '../status/conditions.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { type Caches, cachedSecret } from './cache.ts';
@@ -127,6 +127,23 @@ export class Reconciler {
   }
 
   private async sync(key: string, current: Mq, q: ResolvedQueue): Promise<ReconcileOutcome | undefined> {
+    // A spec mqop refuses to run (the config policy; values that must fit a label) stalls before
+    // anything is written: no Secret, no object, only status and an Event that name the fields.
+    // A spec change brings the next reconcile.
+    if (q.problems.length > 0) {
+      const invalid = {
+        reason: Reasons.InvalidConfiguration,
+        message: q.problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+      };
+      const smoke = this.smokeResults.get(key);
+      await this.status(
+        key,
+        current,
+        { ...baseObservation(current, q, smoke?.status), workloads: [], invalid },
+        smoke,
+      );
+      return undefined;
+    }
     // Finalizer and Secrets are independent writes: they go out together (one round trip instead
     // of two on a new MessageQueue). Objects created before the finalizer lands are owned by the
     // MessageQueue, so garbage collection covers a delete that comes in between.

@@ -62,8 +62,8 @@ import {
   credentialEnv,
   DATA_VOLUME,
   fieldEnv,
-  keyValueLines,
   port,
+  propertiesLines,
   q,
   statefulSet,
 } from '../render/workload.ts';
@@ -135,11 +135,11 @@ export function serverProperties(ctx: RenderContext): string {
   const defaults: Record<string, string> = {
     ...replicationDefaults(ctx.replicas),
     'num.partitions': '1',
-    'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
-    'allow.everyone.if.no.acl.found': 'false',
     'group.initial.rebalance.delay.ms': '3000',
   };
   const managed: Record<string, string> = {
+    'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'allow.everyone.if.no.acl.found': 'false',
     'process.roles': 'broker,controller',
     'controller.quorum.voters': quorumVoters(ctx),
     listeners: `CLIENT://:${CLIENT_PORT},CONTROLLER://:${CONTROLLER_PORT},REPLICATION://:${REPLICATION_PORT}`,
@@ -156,7 +156,7 @@ export function serverProperties(ctx: RenderContext): string {
     'log.dirs': LOG_DIRS,
   };
   const merged = { ...defaults, ...ctx.config, ...managed };
-  return `# Rendered by mqop; start.sh appends node.id, advertised.listeners, super.users and JAAS.\n${keyValueLines(merged, '=')}`;
+  return `# Rendered by mqop; start.sh appends node.id, advertised.listeners, super.users and JAAS.\n${propertiesLines(merged)}`;
 }
 
 /** Broker logging: console only (the root filesystem is read-only, and kubectl logs is the sink). */

@@ -110,15 +110,18 @@ export const redis: EngineModule = {
 
   binding(ctx) {
     const ep = ctx.endpoint;
+    // User and password: `redis-cli -u "$uri"` sends `AUTH <user> <password>`; with no user in
+    // the URI it sent an empty user name, which Redis refuses (WRONGPASS).
+    const user = encodeURIComponent(ctx.credentials.username);
     const pw = encodeURIComponent(ctx.credentials.password);
     if (replicated(ctx)) {
       return {
         type: 'redis',
-        uri: `redis+sentinel://:${pw}@${ep.host}:${ep.port}/${SENTINEL_MASTER}`,
+        uri: `redis+sentinel://${user}:${pw}@${ep.host}:${ep.port}/${SENTINEL_MASTER}`,
         extra: { 'sentinel.master': SENTINEL_MASTER, 'sentinel.nodes': `${ep.host}:${ep.port}` },
       };
     }
-    return { type: 'redis', uri: `redis://:${pw}@${ep.host}:${ep.port}` };
+    return { type: 'redis', uri: `redis://${user}:${pw}@${ep.host}:${ep.port}` };
   },
 
   render(chart: Chart, ctx: RenderContext) {

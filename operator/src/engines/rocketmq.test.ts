@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import type { MessageQueueSpec } from '../api/types.ts';
 import { type K8sObject, render } from '../render/render.ts';
-import { INNER_ACCESS_KEY, INNER_SECRET_KEY, propertiesValue } from './rocketmq.ts';
+import { propertiesValue } from '../render/workload.ts';
+import { INNER_ACCESS_KEY, INNER_SECRET_KEY } from './rocketmq.ts';
 
 const cr = (spec: Omit<MessageQueueSpec, 'engine'>) =>
   ({

@@ -68,7 +68,7 @@ import {
   containerResources,
   DATA_VOLUME,
   fieldEnv,
-  keyValueLines,
+  propertiesLines,
   q,
   secret,
   statefulSet,
@@ -108,33 +108,17 @@ export function namesrvAddr(ctx: RenderContext): string {
   ).join(';');
 }
 
-/**
- * Escapes a value for a Java properties file: backslashes, line breaks and a leading space would
- * otherwise change the value or, for a line break, inject another key.
- */
-export function propertiesValue(v: string): string {
-  return v
-    .replace(/\\/g, '\\\\')
-    .replace(/\r/g, '\\r')
-    .replace(/\n/g, '\\n')
-    .replace(/\t/g, '\\t')
-    .replace(/\f/g, '\\f')
-    .replace(/^ /, '\\ ');
-}
-
-const properties = (entries: Record<string, string>): string => {
-  const escaped: Record<string, string> = {};
-  for (const [k, v] of Object.entries(entries)) escaped[k] = propertiesValue(v);
-  return keyValueLines(escaped, '=');
-};
-
 /** broker.conf without secrets and without the per-pod lines that start appends. */
 export function brokerConf(ctx: RenderContext): string {
-  const entries: Record<string, string> = {
+  const defaults: Record<string, string> = {
+    flushDiskType: 'ASYNC_FLUSH',
+    // Keep 25 % of the volume free; the broker deletes the oldest commit log files first.
+    diskMaxUsedSpaceRatio: '75',
+  };
+  const managed: Record<string, string> = {
     brokerClusterName: clusterName(ctx),
     brokerId: '0',
     brokerRole: 'ASYNC_MASTER',
-    flushDiskType: 'ASYNC_FLUSH',
     listenPort: String(BROKER_PORT),
     namesrvAddr: namesrvAddr(ctx),
     storePathRootDir: STORE_DIR,
@@ -147,17 +131,16 @@ export function brokerConf(ctx: RenderContext): string {
     authorizationProvider: 'org.apache.rocketmq.auth.authorization.provider.DefaultAuthorizationProvider',
     authorizationMetadataProvider:
       'org.apache.rocketmq.auth.authorization.provider.LocalAuthorizationMetadataProvider',
-    // Keep 25 % of the volume free; the broker deletes the oldest commit log files first.
-    diskMaxUsedSpaceRatio: '75',
-    ...ctx.config,
   };
-  return properties(entries);
+  // Defaults, then the user's spec.config, then mqop's keys: a key the policy refuses (say, from
+  // a cluster whose CRD is older than this operator) can never replace one of mqop's.
+  return propertiesLines({ ...defaults, ...ctx.config, ...managed });
 }
 
 /** The credential lines of broker.conf: they go into a Secret, never the ConfigMap. */
 export function brokerCredentialsConf(ctx: RenderContext): string {
   const { username, password } = ctx.credentials;
-  return properties({
+  return propertiesLines({
     initAuthenticationUser: JSON.stringify({ username, password }),
     innerClientAuthenticationCredentials: JSON.stringify({
       accessKey: INNER_ACCESS_KEY,

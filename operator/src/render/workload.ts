@@ -332,3 +332,26 @@ export function keyValueLines(entries: Record<string, string>, sep = ' = '): str
     .map(([k, v]) => `${k}${sep}${v}`)
     .join('\n')}\n`;
 }
+
+/**
+ * Escapes a value for a Java properties file: backslashes, line breaks and a leading space would
+ * otherwise change the value (a trailing backslash joins the next line) or, for a line break,
+ * inject another key.
+ */
+export function propertiesValue(v: string): string {
+  return v
+    .replace(/\\/g, '\\\\')
+    .replace(/\r/g, '\\r')
+    .replace(/\n/g, '\\n')
+    .replace(/\t/g, '\\t')
+    .replace(/\f/g, '\\f')
+    .replace(/^ /, '\\ ');
+}
+
+/** `key=value` lines of a Java properties file, values escaped. */
+export function propertiesLines(entries: Record<string, string>): string {
+  return keyValueLines(
+    Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, propertiesValue(v)])),
+    '=',
+  );
+}

@@ -4,6 +4,7 @@
  * generator that drifts from the CRD fails loudly instead of testing nothing.
  */
 import fc from 'fast-check';
+import { CONFIG_POLICY, redisArgs, refusedBy } from '../../src/api/config-policy.ts';
 import { ENGINE_TRAITS, type EngineName } from '../../src/api/engines.ts';
 import { MAX_CR_NAME } from '../../src/api/names.ts';
 import type { MessageQueue, MessageQueueSpec } from '../../src/api/types.ts';
@@ -33,21 +34,28 @@ const annotations = fc.dictionary(labelKey, fc.string({ maxLength: 40 }), { maxK
 /** One-line printable values: what a config value or a password looks like. */
 const printable = fc.stringMatching(/^[ -~]{1,30}$/);
 
-/** Plausible user config per engine (reserved keys are left out; the CRD refuses them). */
+/** Plausible user config per engine (refused keys are left out; the CRD refuses them). */
 function configFor(engine: EngineName): fc.Arbitrary<Record<string, string>> {
-  const t = ENGINE_TRAITS[engine];
-  if (t.allowedConfigKeys) {
+  const policy = CONFIG_POLICY[engine];
+  if (policy.allowed) {
     const numeric = fc.integer({ min: 1, max: 100000 }).map(String);
-    return fc.dictionary(
-      fc.constantFrom(...t.allowedConfigKeys),
-      fc.oneof(numeric, fc.constantFrom('true', 'false', '64 mb')),
-      {
+    const keys = Object.keys(policy.allowed);
+    return fc
+      .dictionary(fc.constantFrom(...keys), fc.oneof(numeric, fc.constantFrom('true', 'false', '64 mb')), {
         maxKeys: 3,
-      },
-    );
+      })
+      .map((c) =>
+        Object.fromEntries(
+          Object.entries(c).filter(([k, v]) => new RegExp(policy.allowed?.[k]?.pattern ?? '^$').test(v)),
+        ),
+      );
   }
-  const key = fc.stringMatching(/^[a-z][a-z0-9._-]{0,30}$/).filter((k) => !t.reservedConfigKeys.includes(k));
-  return fc.dictionary(key, printable, { maxKeys: 4 });
+  const key = fc.stringMatching(/^[a-z][a-z0-9._-]{0,30}$/).filter((k) => !refusedBy(policy, k));
+  // Values as each engine's file format takes them: no quotes for Redis (quoting has its own rule).
+  const value = printable
+    .filter((v) => !policy.value || new RegExp(policy.value.pattern).test(v))
+    .filter((v) => engine !== 'redis' || redisArgs(v) !== undefined);
+  return fc.dictionary(key, value, { maxKeys: 4 });
 }
 
 const toleration = fc.record(

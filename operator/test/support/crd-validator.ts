@@ -115,7 +115,19 @@ function celErrors(root: Walk): string[] {
         errors.push(`${path}: CEL rule failed to evaluate: ${r.rule}: ${(err as Error).message}`);
         continue;
       }
-      if (ok !== true) errors.push(`${path}${r.fieldPath ?? ''}: Invalid value: ${r.message}`);
+      if (ok === true) continue;
+      // As the API server does: the messageExpression's result, else the static message.
+      let message = r.message;
+      if (r.messageExpression) {
+        try {
+          message = String(
+            run(r.messageExpression, { self: toCel(value), oldSelf: toCel(old) } as never, {
+              funcs: strings,
+            }),
+          );
+        } catch {}
+      }
+      errors.push(`${path}${r.fieldPath ?? ''}: Invalid value: ${message}`);
     }
     if (schema.properties && value && typeof value === 'object') {
       for (const [k, sub] of Object.entries(schema.properties)) {
