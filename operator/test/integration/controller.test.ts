@@ -15,6 +15,7 @@ import { FINALIZER } from '../../src/controller/steps/finalizer.ts';
 import { engineModule } from '../../src/engines/index.ts';
 import { render } from '../../src/render/render.ts';
 import { BAD_INPUTS } from '../bad-input.ts';
+import { BAD_TENANTS } from '../bad-tenant.ts';
 import { type Cluster, type OperatorProcess, startCluster, startOperator, waitFor } from './cluster.ts';
 
 let c: Cluster;
@@ -262,6 +263,63 @@ describe('bad input, applied for real', () => {
       assert.notEqual(res.code, 0, 'was admitted');
       assert.ok(res.stderr.includes(bad.message), `stderr lacks "${bad.message}":\n${res.stderr}`);
     });
+  }
+});
+
+describe('bad tenants, applied for real', () => {
+  before(async () => ns('it-tenant'));
+  for (const [i, bad] of BAD_TENANTS.entries()) {
+    const name = `t${i}`;
+    const obj = {
+      apiVersion: 'mqop.dev/v1alpha1',
+      kind: 'MessageQueue',
+      metadata: { name, namespace: 'it-tenant' },
+      spec: { engine: bad.engine, ...bad.spec },
+    };
+    if (bad.by === 'api') {
+      test(`refused by the API server: ${bad.what}`, async () => {
+        const res = await c.kubectl(['create', '-f', '-'], JSON.stringify(obj));
+        assert.notEqual(res.code, 0, 'was admitted');
+        assert.ok(res.stderr.includes(bad.message), `stderr lacks "${bad.message}":\n${res.stderr}`);
+      });
+    } else {
+      test(`stalled by mqop, nothing applied: ${bad.what}`, async () => {
+        const res = await c.kubectl(['create', '-f', '-'], JSON.stringify(obj));
+        assert.equal(res.code, 0, res.stderr);
+        const cr = await waitFor(
+          async () => {
+            const x = await getMq('it-tenant', name);
+            const st = x.status?.conditions?.find((k) => k.type === 'Stalled');
+            return st?.status === 'True' ? x : undefined;
+          },
+          20_000,
+          'Stalled',
+        );
+        const stalled = cr.status?.conditions?.find((k) => k.type === 'Stalled');
+        assert.equal(stalled?.reason, 'InvalidConfiguration');
+        assert.ok(stalled?.message.includes(bad.field), stalled?.message);
+        assert.ok(stalled?.message.includes(bad.message), stalled?.message);
+        assert.deepEqual(ids(await ownedObjects('it-tenant', name)), [], 'objects were applied');
+        const events = JSON.parse(
+          (
+            await c.kubectl([
+              '-n',
+              'it-tenant',
+              'get',
+              'events',
+              '--field-selector',
+              `involvedObject.name=${name}`,
+              '-o',
+              'json',
+            ])
+          ).stdout,
+        ).items as { type: string; reason: string; message: string }[];
+        assert.ok(
+          events.some((e) => e.type === 'Warning' && e.message.includes(bad.field)),
+          JSON.stringify(events),
+        );
+      });
+    }
   }
 });
 

@@ -8,11 +8,12 @@ quoted() { printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/
 pw=$(quoted "$REDIS_PASSWORD")
 {
   echo "include /etc/redis/base/redis.conf"
-  echo "requirepass $pw"
+  # printf, not echo: dash's echo would turn the escaped backslashes back into escapes.
+  printf 'requirepass %s\n' "$pw"
   if [ "$REDIS_USERNAME" != default ]; then
-    echo "user $(quoted "$REDIS_USERNAME") on $(quoted ">$REDIS_PASSWORD") ~* &* +@all"
+    printf 'user %s on %s ~* &* +@all\n' "$(quoted "$REDIS_USERNAME")" "$(quoted ">$REDIS_PASSWORD")"
   fi
-  echo "masterauth $pw"
+  printf 'masterauth %s\n' "$pw"
   echo "replica-announce-ip "$POD_NAME.__HEADLESS_HOST__""
 } > "$conf"
 __REPLICATION__exec redis-server "$conf"
