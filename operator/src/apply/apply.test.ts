@@ -54,19 +54,37 @@ test('contains: lists must match in length, empty desired values match anything'
 });
 
 test('prune only owned, undesired objects, and keep the once-created Secrets', () => {
-  const mk = (kind: string, name: string, uid = 'me') => ({
+  const labels = { 'mqop.dev/messagequeue': 'q', 'app.kubernetes.io/managed-by': 'mqop' };
+  const mk = (
+    kind: string,
+    name: string,
+    uid = 'me',
+    more: { labels?: Record<string, string>; controller?: boolean; owner?: string } = {},
+  ) => ({
     apiVersion: 'v1',
     kind,
-    metadata: { name, namespace: 'n', ownerReferences: [{ uid }] },
+    metadata: {
+      name,
+      namespace: 'n',
+      labels: more.labels ?? labels,
+      ownerReferences: [
+        { uid, kind: 'MessageQueue', name: more.owner ?? 'q', controller: more.controller ?? true },
+      ],
+    },
   });
   const owned = [
     mk('Service', 'keep-me'),
     mk('Service', 'old'),
     mk('Secret', 'q-credentials'),
     mk('Service', 'other', 'x'),
+    // Not mqop's for this MessageQueue, whatever else they carry: never pruned.
+    mk('Service', 'earlier-instance', 'uid-of-a-deleted-q'),
+    mk('Service', 'not-controller', 'me', { controller: false }),
+    mk('Service', 'no-managed-by', 'me', { labels: { 'mqop.dev/messagequeue': 'q' } }),
+    mk('Service', 'other-label', 'me', { labels: { ...labels, 'mqop.dev/messagequeue': 'p' } }),
   ];
   const desired = [mk('Service', 'keep-me')];
-  const out = prunable(owned, desired, 'me', new Set(['Secret/q-credentials']));
+  const out = prunable(owned, desired, { uid: 'me', name: 'q' }, new Set(['Secret/q-credentials']));
   assert.deepEqual(
     out.map((o) => o.metadata.name),
     ['old'],

@@ -5,6 +5,7 @@
  * field. Edits by others (drift) fail the containment check; spec changes change the hash.
  */
 import { createHash } from 'node:crypto';
+import { type Owner, ownershipOf } from './ownership.ts';
 
 /** Annotation with the hash of the desired object mqop last applied. */
 export const DESIRED_HASH_ANNOTATION = 'mqop.dev/desired-hash';
@@ -71,19 +72,21 @@ export function objectKey(o: Obj): string {
 }
 
 /**
- * Owned objects to delete: those of this MessageQueue (by owner uid) that are no longer desired
- * and not in the keep list (Secrets the controller creates once). Pure.
+ * Owned objects to delete: those mqop created for this MessageQueue (controller owner reference
+ * with its uid and mqop's labels, `ownership.ts`) that are no longer desired and not in the keep
+ * list (Secrets the controller creates once). Objects of others are never pruned, whatever their
+ * labels or owner references say. Pure.
  */
-export function prunable<T extends Obj & { metadata: { ownerReferences?: { uid: string }[] } }>(
+export function prunable<T extends Obj & Parameters<typeof ownershipOf>[0]>(
   owned: T[],
   desired: Obj[],
-  ownerUid: string,
+  owner: Owner,
   keep: ReadonlySet<string>,
 ): T[] {
   const want = new Set(desired.map(objectKey));
   return owned.filter(
     (o) =>
-      o.metadata.ownerReferences?.some((r) => r.uid === ownerUid) &&
+      ownershipOf(o, owner) === 'ours' &&
       !want.has(objectKey(o)) &&
       !keep.has(`${o.kind}/${o.metadata.name}`),
   );

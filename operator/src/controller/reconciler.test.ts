@@ -51,6 +51,7 @@ describe('reconciler', () => {
     c.calls.length = 0;
     await r.reconcile('shop/orders');
     assert.deepEqual(c.writes(), [], 'a no-op reconcile writes nothing');
+    assert.equal(c.calls.length, 0, 'nor reads: everything comes from the cache');
   });
 
   test('a handed-over smoke result goes out in one status write with its condition, and one Event', async () => {
@@ -120,6 +121,94 @@ describe('reconciler', () => {
     assert.deepEqual(mq().metadata.finalizers, [], 'dropped in the same reconcile as the status write');
     assert.equal(mq().status?.phase, 'Deleting');
     assert.equal(mq().status?.conditions?.find((x) => x.type === 'Ready')?.reason, 'Deleting');
+  });
+
+  test("a user's Secret under a derived name: Stalled NotManaged, a Warning Event, a requeue; never taken over", async () => {
+    const { c, r, mq } = setup({ engine: 'redis', replicas: 1 });
+    const mine = c.seed({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'orders-credentials', namespace: 'shop' },
+      data: { username: 'dQ==', password: 'cA==' },
+    } as KubeObject);
+    const out = await r.reconcile('shop/orders');
+    const stalled = mq().status?.conditions?.find((x) => x.type === 'Stalled');
+    assert.equal(stalled?.status, 'True');
+    assert.equal(stalled?.reason, 'NotManaged');
+    assert.match(
+      stalled?.message ?? '',
+      /^Secret\/orders-credentials exists and is not managed by this MessageQueue: .*rename or delete it/,
+    );
+    assert.equal(mq().status?.phase, 'Failed');
+    assert.equal(out?.requeueAfterMs, 5_000, 'the user may remove it: looked at again, with backoff');
+    const events = c.writes().filter((w) => w.kind === 'Event');
+    assert.deepEqual(
+      events.map((e) => [(e.body as { type: string }).type, (e.body as { reason: string }).reason]),
+      [['Warning', 'NotManaged']],
+    );
+    assert.deepEqual(
+      c.writes().filter((w) => w.kind !== 'Event' && w.kind !== 'MessageQueue'),
+      [],
+      'nothing created or changed',
+    );
+    assert.deepEqual(c.peek('Secret', 'shop', 'orders-credentials'), mine);
+    // The user renames theirs away: the next reconcile goes on.
+    await c.delete(
+      { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
+      'shop',
+      'orders-credentials',
+    );
+    await r.reconcile('shop/orders');
+    assert.equal(mq().status?.conditions?.find((x) => x.type === 'Stalled')?.status, 'False');
+    const ours = c.peek<KubeObject>('Secret', 'shop', 'orders-credentials');
+    assert.equal(ours?.metadata.ownerReferences?.[0]?.uid, mq().metadata.uid);
+  });
+
+  test('a credentials Secret deleted while claims exist: Stalled CredentialsLost, no new password until opted in', async () => {
+    const { c, r, mq } = setup({ engine: 'redis', replicas: 1 });
+    await r.reconcile('shop/orders');
+    const secret = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true };
+    c.seed({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: {
+        name: 'data-orders-redis-0',
+        namespace: 'shop',
+        labels: { 'mqop.dev/messagequeue': 'orders' },
+      },
+    } as KubeObject);
+    await c.delete(secret, 'shop', 'orders-credentials');
+    c.calls.length = 0;
+    await r.reconcile('shop/orders');
+    const stalled = mq().status?.conditions?.find((x) => x.type === 'Stalled');
+    assert.equal(stalled?.reason, 'CredentialsLost');
+    assert.match(
+      stalled?.message ?? '',
+      /^Secret orders-credentials \(keys username, password\) is gone .*data-orders-redis-0/,
+    );
+    assert.equal(c.peek('Secret', 'shop', 'orders-credentials'), undefined, 'no new password');
+    assert.ok(
+      c
+        .writes()
+        .some((w) => w.kind === 'Event' && (w.body as { reason: string }).reason === 'CredentialsLost'),
+    );
+    await c.mergePatch(
+      { apiVersion: 'mqop.dev/v1alpha1', kind: 'MessageQueue', plural: 'messagequeues', namespaced: true },
+      'shop',
+      'orders',
+      { metadata: { annotations: { 'mqop.dev/accept-new-credentials': 'true' } } },
+    );
+    c.calls.length = 0;
+    await r.reconcile('shop/orders');
+    assert.ok(c.peek('Secret', 'shop', 'orders-credentials'), 'generated knowingly');
+    assert.ok(
+      c
+        .writes()
+        .some(
+          (w) => w.kind === 'Event' && (w.body as { reason: string }).reason === 'CredentialsRegenerated',
+        ),
+    );
+    assert.equal(mq().status?.conditions?.find((x) => x.type === 'Stalled')?.status, 'False');
   });
 
   test('paused and deleted MessageQueues are left alone', async () => {

@@ -28,9 +28,10 @@ import {
   hasFinalizer,
   needsFinalizer,
 } from './steps/finalizer.ts';
+import { type Blocked, blockedRequeueMs, isBlocked } from './steps/ownership.ts';
 import { applyPatches, removeStalePatches } from './steps/patches.ts';
 import { prune } from './steps/prune.ts';
-import { CredentialsMissing, ensureSecrets } from './steps/secrets.ts';
+import { ACCEPT_NEW_CREDENTIALS, ensureSecrets } from './steps/secrets.ts';
 import { baseObservation, observeWorkloads, writeStatus } from './steps/status.ts';
 import type { ReconcileOutcome } from './work-queue.ts';
 
@@ -50,7 +51,6 @@ export interface SmokeHook {
 
 /** Requeue while waiting for something outside mqop (a user Secret, a sidecar target). */
 const WAITING_REQUEUE_MS = 30_000;
-const CREDENTIALS_REQUEUE_MS = 15_000;
 
 export class Reconciler {
   private readonly client: Client;
@@ -157,15 +157,19 @@ export class Reconciler {
     const smoke = this.smokeResults.get(key);
     const base = baseObservation(cr, q, smoke?.status);
 
+    // Blocked: a Secret missing, lost or refused, or a derived name taken by someone else's object.
     if (secrets.status === 'rejected') {
-      if (!(secrets.reason instanceof CredentialsMissing)) throw secrets.reason;
-      const waitingFor = { reason: 'CredentialsMissing', message: secrets.reason.message };
-      await this.status(key, cr, { ...base, workloads: [], waitingFor }, smoke);
-      return { requeueAfterMs: CREDENTIALS_REQUEUE_MS };
+      if (!isBlocked(secrets.reason)) throw secrets.reason;
+      return this.blocked(key, cr, base, smoke, secrets.reason);
+    }
+    for (const name of secrets.value.regenerated) {
+      const message = `generated new values for Secret ${name} over existing claims (${ACCEPT_NEW_CREDENTIALS})`;
+      await this.events.record(cr, { type: 'Warning', reason: 'CredentialsRegenerated', message });
     }
 
     const { desired, patches } = this.memo.render(key, q, secrets.value);
-    const { invalid } = await applyObjects(this.client, this.caches, desired);
+    const { invalid, blocked } = await applyObjects(this.client, this.caches, desired);
+    if (blocked) return this.blocked(key, cr, base, smoke, blocked);
     let waitingFor: Observation['waitingFor'];
     if (!invalid) {
       ({ waitingFor } = await applyPatches(this.client, q, patches));
@@ -195,6 +199,21 @@ export class Reconciler {
       (x): x is number => x !== undefined,
     );
     return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
+  }
+
+  /** A reconcile that cannot go on: Stalled or waiting in status, then a requeue (with backoff). */
+  private async blocked(
+    key: string,
+    cr: Mq,
+    base: Omit<Observation, 'workloads'>,
+    smoke: SmokeOutcome | undefined,
+    b: Blocked,
+  ): Promise<ReconcileOutcome> {
+    const why = { reason: b.reason, message: b.message };
+    const state = b.state === 'stalled' ? { invalid: why } : { waitingFor: why };
+    this.log.debug({ key, reason: b.reason }, 'blocked');
+    await this.status(key, cr, { ...base, workloads: [], ...state }, smoke);
+    return { requeueAfterMs: blockedRequeueMs(b, cr.status?.conditions) };
   }
 
   /** The status step, then its Events: condition transitions and the smoke result it wrote. */

@@ -221,6 +221,9 @@ const CLIENT_PORTS: ServicePort[] = [
 export const rabbitmq: EngineModule = {
   name: 'rabbitmq',
   internal: { [ERLANG_COOKIE_KEY]: (r) => Buffer.from(r).toString('hex') },
+  // The cookie is copied from the Secret at every start and stored in no database: a new one
+  // works once every node has restarted with it (nodes with different cookies cannot talk).
+  internalRecreatable: true,
 
   /** `uri` targets the default vhost `/` (`%2f`); `management.url` is the HTTP API and UI. */
   binding(ctx) {

@@ -43,6 +43,12 @@ export interface EngineModule {
    * and returns the value in the engine's format; render reads them back from `ctx.internal`.
    */
   internal: Record<string, (random: Uint8Array) => string>;
+  /**
+   * Whether new internal values may be generated over existing data when the internal Secret is
+   * lost and the MessageQueue opts in (`mqop.dev/accept-new-credentials`). Only when no data on
+   * the volumes depends on them; unset means no (Kafka's cluster id is in every log directory).
+   */
+  internalRecreatable?: boolean;
   /** servicebinding.io fields for the connection Secret (the endpoint is `ctx.endpoint`). */
   binding(ctx: RenderContext): Binding;
   /** Adds this engine's objects to the chart. Pure: no I/O, no clock, no randomness. */

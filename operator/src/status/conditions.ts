@@ -20,6 +20,14 @@ export const Reasons = {
   RolloutInProgress: 'RolloutInProgress',
   InvalidConfiguration: 'InvalidConfiguration',
   CredentialsMissing: 'CredentialsMissing',
+  /** An object under a name mqop derives exists and is not this MessageQueue's (Stalled). */
+  NotManaged: 'NotManaged',
+  /** Objects of a deleted MessageQueue of the same name still await garbage collection (waiting). */
+  PreviousInstance: 'PreviousInstanceTerminating',
+  /** A generated Secret is gone while the data it belongs to is still there (Stalled). */
+  CredentialsLost: 'CredentialsLost',
+  /** The credentials Secret holds a username or password mqop refuses (Stalled). */
+  InvalidCredentials: 'InvalidCredentials',
   Reconciled: 'Reconciled',
   Deleting: 'Deleting',
   SmokeTestPassed: 'SmokeTestPassed',

@@ -2,23 +2,44 @@
  * Step: apply. Server-side applies every desired object whose cached copy does not already hold
  * it (a no-op reconcile writes nothing). Objects are independent for server-side apply (pods wait
  * for their ConfigMaps and Secrets), so everything that differs goes out at once, Roles first.
+ *
+ * Only into objects mqop created for this MessageQueue (`ownership.ts`): a cache miss is read with
+ * a GET first (the cache holds only labelled objects), and when any desired name is taken by
+ * someone else's object nothing is applied (a StatefulSet must not mount a user's ConfigMap).
  */
 import { needsApply } from '../../apply/apply.ts';
+import { ownerOf } from '../../apply/ownership.ts';
 import type { K8sObject } from '../../render/render.ts';
 import type { Observation } from '../../status/conditions.ts';
 import { type Caches, cachedObject } from '../cache.ts';
 import { ApiError, type Client, type KubeObject } from '../kube-client.ts';
+import { typeOf } from '../resources.ts';
+import { type Blocked, observeAll, ownershipBlock } from './ownership.ts';
 
 /**
  * Applies what differs. A spec the API server refuses (400, 422) is not retried: it comes back as
- * `invalid`, which the status step turns into Stalled. Other errors are thrown (backoff).
+ * `invalid`, which the status step turns into Stalled. Objects in the way come back as `blocked`,
+ * with nothing applied. Other errors are thrown (backoff).
  */
 export async function applyObjects(
   client: Client,
   caches: Caches,
   desired: readonly K8sObject[],
-): Promise<{ invalid?: Observation['invalid'] }> {
-  const changed = desired.filter((o) => needsApply(o, cachedObject(caches, o)));
+): Promise<{ invalid?: Observation['invalid']; blocked?: Blocked }> {
+  const observed = await observeAll(
+    client,
+    desired.map((o) => ({
+      type: typeOf(o),
+      namespace: o.metadata.namespace as string,
+      name: o.metadata.name,
+      cached: cachedObject(caches, o),
+    })),
+  );
+  const blocked = desired[0] && ownershipBlock(desired, observed, ownerOf(desired[0]));
+  if (blocked) return { blocked };
+  // There is a short window between the GET of an absent object and its apply in which a user
+  // could create it; server-side apply has no "must not exist" precondition to close it.
+  const changed = desired.filter((o, i) => needsApply(o, observed[i]));
   // The API server checks a new RoleBinding against its Role (RBAC escalation prevention) and
   // refuses it while the Role is missing, unless the caller may bind anything, which mqop's own
   // RBAC (charts/mqop) does not allow.

@@ -1,7 +1,9 @@
 /**
  * Step: prune. Deletes what this MessageQueue owns but no longer wants (the PDB after scaling to
  * one replica, the NetworkPolicy when switched off). The cache is the list: no API call when there
- * is nothing to delete.
+ * is nothing to delete. Only objects mqop created for this MessageQueue (its uid in the controller
+ * owner reference and mqop's labels) are ever deleted: an object that only carries the owner
+ * label, or belongs to an earlier MessageQueue of the same name, is left alone.
  */
 import { OWNER_LABEL } from '../../api/labels.ts';
 import type { ResolvedQueue } from '../../api/resolve.ts';
@@ -24,7 +26,12 @@ export async function prune(
   for (const cache of caches.owned.values()) {
     owned.push(...cache.list(q.namespace).filter((o) => o.metadata.labels?.[OWNER_LABEL] === q.name));
   }
-  for (const o of prunable(owned, [...desired], q.cr.metadata.uid as string, keptSecrets(q))) {
+  for (const o of prunable(
+    owned,
+    [...desired],
+    { uid: q.cr.metadata.uid as string, name: q.name },
+    keptSecrets(q),
+  )) {
     log.info(
       { kind: o.kind, name: o.metadata.name, namespace: q.namespace },
       'pruning object no longer desired',

@@ -14,9 +14,19 @@ import type { KubeObject } from '../kube-client.ts';
 import { applyObjects } from './apply.ts';
 import { EventRecorder, smokeEvent, transitionEvents } from './events.ts';
 import { deleteClaims, dropFinalizer, ensureFinalizer, FINALIZER, needsFinalizer } from './finalizer.ts';
+import { Blocked, blockedRequeueMs } from './ownership.ts';
 import { applyPatches, patchManager, removeStalePatches } from './patches.ts';
 import { prune } from './prune.ts';
-import { CredentialsMissing, ensureCredentials, ensureInternal, ensureSecrets } from './secrets.ts';
+import {
+  ACCEPT_NEW_CREDENTIALS,
+  CredentialsLost,
+  CredentialsMissing,
+  credentialProblem,
+  dataClaims,
+  ensureCredentials,
+  ensureInternal,
+  ensureSecrets,
+} from './secrets.ts';
 import { baseObservation, statusPatch, writeStatus } from './status.ts';
 
 const log = createLogger('silent');
@@ -29,6 +39,18 @@ const mq = (spec: Partial<MessageQueueSpec> & { engine: MessageQueueSpec['engine
     metadata: { name, namespace: 'shop', uid: `uid-${name}`, generation: 1 },
     spec,
   }) as Mq;
+
+/** What mqop puts on the objects it creates for `orders` (uid-orders). */
+const LABELS = { 'mqop.dev/messagequeue': 'orders', 'app.kubernetes.io/managed-by': 'mqop' };
+const OWNER = [
+  {
+    apiVersion: 'mqop.dev/v1alpha1',
+    kind: 'MessageQueue',
+    name: 'orders',
+    uid: 'uid-orders',
+    controller: true,
+  },
+];
 
 const decode = (s: KubeObject | undefined, k: string) =>
   Buffer.from((s as { data?: Record<string, string> })?.data?.[k] ?? '', 'base64').toString();
@@ -87,10 +109,10 @@ describe('secrets step', () => {
     assert.equal(first?.password.length, 32);
     const s = c.peek<KubeObject>('Secret', 'shop', 'orders-credentials');
     assert.equal(s?.metadata.ownerReferences?.[0]?.uid, 'uid-orders');
-    // A cache miss goes to create; the 409 reads the existing Secret and keeps it.
+    // A cache miss is not an absence: the GET finds the Secret, which is kept, never recreated.
     const second = await ensureCredentials(c, q);
     assert.deepEqual(second, first);
-    assert.equal(c.writes().filter((w) => w.verb === 'create').length, 2);
+    assert.equal(c.writes().filter((w) => w.verb === 'create').length, 1);
     assert.equal(decode(c.peek('Secret', 'shop', 'orders-credentials'), 'password'), first?.password);
   });
 
@@ -121,9 +143,9 @@ describe('secrets step', () => {
     c.seed({
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: 'orders-kafka-internal', namespace: 'shop' },
+      metadata: { name: 'orders-kafka-internal', namespace: 'shop', labels: LABELS, ownerReferences: OWNER },
       data: { 'cluster-id': Buffer.from('keep-me').toString('base64') },
-    });
+    } as KubeObject);
     const internal = await ensureInternal(c, q, (n) => c.peek('Secret', 'shop', n));
     assert.equal(internal['cluster-id'], 'keep-me');
     assert.ok(internal['cluster-password'], 'the missing key was added');
@@ -330,5 +352,319 @@ describe('events step', () => {
       message: 'x',
     });
     assert.equal(c.calls.length, 1);
+  });
+});
+
+describe('ownership: mqop writes only into what it created for this MessageQueue', () => {
+  const userObject = (kind: string, name: string, extra: Record<string, unknown> = {}) =>
+    ({
+      apiVersion: kind === 'StatefulSet' ? 'apps/v1' : 'v1',
+      kind,
+      metadata: { name, namespace: 'shop', ...extra },
+      ...(kind === 'Service' ? { spec: { ports: [{ port: 1 }] } } : { data: { mine: 'eQ==' } }),
+    }) as KubeObject;
+  const redis = () => {
+    const q = resolve(mq({ engine: 'redis' }));
+    const secrets = { credentials: { username: 'u', password: 'password' } };
+    return { q, desired: renderResolved(q, secrets).objects.map((o) => withDesiredHash(o)) };
+  };
+
+  test("a user's Service and Secret under derived names: nothing applied, NotManaged names the first", async () => {
+    const c = new FakeClient();
+    const service = c.seed(userObject('Service', 'orders-redis'));
+    const secret = c.seed(userObject('Secret', 'orders-connection'));
+    const { desired } = redis();
+    const { blocked } = await applyObjects(c, c.caches(), desired);
+    assert.equal(blocked?.state, 'stalled');
+    assert.equal(blocked?.reason, 'NotManaged');
+    assert.match(
+      blocked?.message ?? '',
+      /^(Service\/orders-redis|Secret\/orders-connection) exists and is not managed by this MessageQueue \(and (Service\/orders-redis|Secret\/orders-connection)\): .*rename or delete it/,
+    );
+    assert.deepEqual(c.writes(), [], 'nothing is applied while a name is taken');
+    assert.deepEqual(c.peek('Service', 'shop', 'orders-redis'), service);
+    assert.deepEqual(c.peek('Secret', 'shop', 'orders-connection'), secret);
+  });
+
+  test('labels alone, or an owner reference alone, do not make an object mqop’s', async () => {
+    for (const meta of [
+      { labels: LABELS },
+      { ownerReferences: OWNER },
+      { labels: LABELS, ownerReferences: [{ ...OWNER[0], controller: false }] },
+      { labels: { ...LABELS, 'app.kubernetes.io/managed-by': 'helm' }, ownerReferences: OWNER },
+    ]) {
+      const c = new FakeClient();
+      c.seed(userObject('Service', 'orders-redis-headless', meta));
+      const { blocked } = await applyObjects(c, c.caches(), redis().desired);
+      assert.equal(blocked?.reason, 'NotManaged', JSON.stringify(meta));
+      assert.deepEqual(c.writes(), []);
+    }
+  });
+
+  test('objects of a deleted MessageQueue of the same name are waited out, not adopted', async () => {
+    const c = new FakeClient();
+    const old = [{ ...OWNER[0], uid: 'uid-of-the-deleted-orders' }];
+    c.seed(userObject('Service', 'orders-redis', { labels: LABELS, ownerReferences: old }));
+    const { blocked } = await applyObjects(c, c.caches(), redis().desired);
+    assert.equal(blocked?.state, 'waiting');
+    assert.equal(blocked?.reason, 'PreviousInstanceTerminating');
+    assert.match(blocked?.message ?? '', /^Service\/orders-redis still belongs to an earlier MessageQueue/);
+    assert.equal(blocked?.requeueAfterMs, 5_000);
+    assert.deepEqual(c.writes(), []);
+  });
+
+  test('cache misses are read with GETs (in parallel), hits cost nothing; a lagging cache writes nothing', async () => {
+    const c = new FakeClient();
+    const { desired } = redis();
+    await applyObjects(c, c.caches(), desired);
+    c.calls.length = 0;
+    await applyObjects(c, c.caches(), desired);
+    assert.equal(c.calls.length, 0, 'everything cached: not one request');
+    // An informer that has not seen mqop's own Service yet: one GET, and no apply of what is there.
+    const full = c.caches();
+    const lagging = {
+      ...full,
+      owned: new Map(
+        [...full.owned].map(([k, cache]) => [
+          k,
+          {
+            ...cache,
+            get: (ns: string, name: string) => (k === 'v1/Service' ? undefined : cache.get(ns, name)),
+          },
+        ]),
+      ),
+    };
+    const { blocked } = await applyObjects(c, lagging, desired);
+    assert.equal(blocked, undefined);
+    const services = desired.filter((o) => o.kind === 'Service').length;
+    assert.deepEqual(
+      c.calls.map((x) => x.verb),
+      Array<string>(services).fill('get'),
+    );
+  });
+
+  test("a user's Secret under the credentials name is neither used nor written: NotManaged", async () => {
+    const c = new FakeClient();
+    const q = resolve(mq({ engine: 'rabbitmq' }));
+    const mine = c.seed({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'orders-credentials', namespace: 'shop' },
+      data: {
+        username: Buffer.from('me').toString('base64'),
+        password: Buffer.from('hunter22').toString('base64'),
+      },
+    } as KubeObject);
+    await assert.rejects(
+      ensureSecrets(c, q, (n) => c.caches().owned.get('v1/Secret')?.get('shop', n)),
+      (e: Error & { reason?: string }) =>
+        e.reason === 'NotManaged' &&
+        e.message.startsWith('Secret/orders-credentials exists and is not managed by this MessageQueue'),
+    );
+    assert.deepEqual(
+      c.writes().filter((w) => w.name === 'orders-credentials'),
+      [],
+    );
+    assert.deepEqual(c.peek('Secret', 'shop', 'orders-credentials'), mine);
+    // Nor is the internal Secret generated beside it: nothing is created while blocked.
+    assert.equal(c.peek('Secret', 'shop', 'orders-rabbitmq-internal'), undefined);
+  });
+
+  test('a Secret a user creates between the GET and the create (409) is not adopted either', async () => {
+    const c = new FakeClient();
+    const q = resolve(mq({ engine: 'redis' }));
+    const racing = {
+      getOrUndefined: async () => undefined,
+      get: c.get.bind(c),
+      list: c.list.bind(c),
+      create: async <T>(o: KubeObject): Promise<T> => {
+        c.seed({ ...o, metadata: { name: o.metadata.name, namespace: 'shop' } });
+        return c.create<T>(o);
+      },
+      apply: c.apply.bind(c),
+      mergePatch: c.mergePatch.bind(c),
+      delete: c.delete.bind(c),
+    };
+    await assert.rejects(
+      ensureCredentials(racing, q),
+      (e: Error & { reason?: string }) => e.reason === 'NotManaged',
+    );
+  });
+});
+
+describe('lost credentials: no new values over existing data', () => {
+  const claim = (name: string, owner = 'orders', deleting = false) =>
+    ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: {
+        name,
+        namespace: 'shop',
+        labels: { 'mqop.dev/messagequeue': owner },
+        ...(deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}),
+      },
+    }) as KubeObject;
+  const cacheOf = (c: FakeClient) => (n: string) => c.caches().owned.get('v1/Secret')?.get('shop', n);
+  const annotated = (spec: Parameters<typeof mq>[0]) => {
+    const cr = mq(spec);
+    cr.metadata.annotations = { [ACCEPT_NEW_CREDENTIALS]: 'true' };
+    return resolve(cr);
+  };
+
+  test('first creation: no claims, so both Secrets are generated (GETs and the claim list in parallel)', async () => {
+    const c = new FakeClient();
+    const q = resolve(mq({ engine: 'kafka' }));
+    const out = await ensureSecrets(c, q, cacheOf(c));
+    assert.ok(out.credentials?.password);
+    assert.ok(out.internal?.['cluster-id']);
+    assert.deepEqual(out.regenerated, []);
+    assert.deepEqual(c.calls.map((x) => `${x.verb} ${x.kind}`).sort(), [
+      'create Secret',
+      'create Secret',
+      'get Secret',
+      'get Secret',
+      'list PersistentVolumeClaim',
+    ]);
+    c.calls.length = 0;
+    await ensureSecrets(c, q, cacheOf(c));
+    assert.equal(c.calls.length, 0, 'both cached: not one request');
+  });
+
+  test('claims without their Secrets: CredentialsLost naming both Secrets, their keys and the claims; nothing created', async () => {
+    const c = new FakeClient();
+    c.seed(claim('data-orders-rabbitmq-0'));
+    c.seed(claim('data-orders-rabbitmq-1'));
+    const q = resolve(mq({ engine: 'rabbitmq', replicas: 3 }));
+    await assert.rejects(ensureSecrets(c, q, cacheOf(c)), (e) => {
+      assert.ok(e instanceof CredentialsLost);
+      assert.equal(e.state, 'stalled');
+      assert.equal(e.reason, 'CredentialsLost');
+      assert.deepEqual(e.claims, ['data-orders-rabbitmq-0', 'data-orders-rabbitmq-1']);
+      assert.match(
+        e.message,
+        /^Secrets orders-credentials \(keys username, password\) and orders-rabbitmq-internal \(keys erlang-cookie\) are gone/,
+      );
+      assert.match(e.message, /claims data-orders-rabbitmq-0, data-orders-rabbitmq-1/);
+      assert.match(e.message, /\(a\) recreating the Secrets with the old values from a backup/);
+      assert.match(e.message, /\(b\) deleting the claims to start empty/);
+      assert.match(e.message, /\(c\) annotating the MessageQueue mqop\.dev\/accept-new-credentials="true"/);
+      return true;
+    });
+    assert.deepEqual(c.writes(), []);
+  });
+
+  test('Kafka keeps its internal values in its data: the opt-in does not regenerate them', async () => {
+    const c = new FakeClient();
+    c.seed(claim('data-orders-kafka-0'));
+    const q = annotated({ engine: 'kafka' });
+    await assert.rejects(
+      ensureSecrets(c, q, cacheOf(c)),
+      (e) =>
+        e instanceof CredentialsLost &&
+        /cannot help: kafka keeps the values of orders-kafka-internal in its data/.test(e.message),
+    );
+    assert.deepEqual(c.writes(), [], 'not even the credentials Secret, which alone could be regenerated');
+  });
+
+  test('the opt-in regenerates what the engine can take (RabbitMQ: credentials and cookie), and says so', async () => {
+    const c = new FakeClient();
+    c.seed(claim('data-orders-rabbitmq-0'));
+    const out = await ensureSecrets(c, annotated({ engine: 'rabbitmq' }), cacheOf(c));
+    assert.deepEqual(out.regenerated, ['orders-credentials', 'orders-rabbitmq-internal']);
+    assert.ok(out.internal?.['erlang-cookie']);
+  });
+
+  test("only this StatefulSet's live data claims count", async () => {
+    const c = new FakeClient();
+    c.seed(claim('data-orders-redis-0', 'orders', true)); // being deleted: recovery (b) under way
+    c.seed(claim('data-orders-kafka-0')); // a deleted kafka MessageQueue of the same name
+    c.seed(claim('data-other-redis-0', 'other'));
+    c.seed(claim('scratch-orders-redis-0')); // another claim template
+    const q = resolve(mq({ engine: 'redis' }));
+    assert.deepEqual(await dataClaims(c, q), []);
+    assert.ok((await ensureSecrets(c, q, cacheOf(c))).credentials);
+    c.seed(claim('data-orders-redis-sentinel-0'));
+    assert.deepEqual(await dataClaims(c, q), ['data-orders-redis-sentinel-0']);
+  });
+
+  test('ephemeral storage has no claims to look for', async () => {
+    const c = new FakeClient();
+    await ensureSecrets(c, resolve(mq({ engine: 'rabbitmq', storage: { ephemeral: true } })), cacheOf(c));
+    assert.equal(c.calls.filter((x) => x.verb === 'list').length, 0);
+  });
+});
+
+describe('credential values', () => {
+  test('printable ASCII passwords of 8 to 128 characters pass, quotes and backslashes included', () => {
+    for (const ok of ['password', 'p"a\\s$w\'o`r d', '!#%&()*+,-./:;<=>?@[]^_{|}~', 'x'.repeat(128)])
+      assert.equal(credentialProblem('password', ok), undefined, ok);
+  });
+
+  test('refused passwords say why without the value', () => {
+    const cases: [string, RegExp][] = [
+      ['password\n', /ends with a line break/],
+      ['pass\nword', /control character/],
+      ['pass\tword', /control character/],
+      ['pass\x7fword', /control character/],
+      ['pässwörd1', /outside printable ASCII/],
+      ['short', /8 to 128 characters long \(it has 5\)/],
+      ['x'.repeat(129), /8 to 128/],
+      [' password', /starts or ends with a space/],
+    ];
+    for (const [bad, why] of cases) {
+      const problem = credentialProblem('password', bad) ?? '';
+      assert.match(problem, why, JSON.stringify(bad));
+      assert.ok(!problem.includes(bad.trim()), 'the value is not in the message');
+    }
+  });
+
+  test('usernames: letters, digits, dot, dash, underscore, 1 to 64, not starting with a symbol', () => {
+    for (const ok of ['mqop', 'default', 'a', 'app.user_1-x', 'x'.repeat(64)])
+      assert.equal(credentialProblem('username', ok), undefined, ok);
+    for (const bad of ['', '-x', '.x', 'a b', 'a:b', 'a@b', 'a"b', 'x'.repeat(65), 'me\n'])
+      assert.ok(credentialProblem('username', bad), JSON.stringify(bad));
+  });
+
+  test('a user Secret with a control character stalls with InvalidCredentials naming the Secret and the key', async () => {
+    const c = new FakeClient();
+    const q = resolve(mq({ engine: 'redis', auth: { secretName: 'mine' } }));
+    c.seed({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'mine', namespace: 'shop' },
+      data: {
+        username: Buffer.from('app').toString('base64'),
+        password: Buffer.from('s3cret\x07pw').toString('base64'),
+      },
+    } as KubeObject);
+    await assert.rejects(
+      ensureSecrets(c, q, () => undefined),
+      (e: Error & { state?: string; reason?: string }) => {
+        assert.equal(e.state, 'stalled');
+        assert.equal(e.reason, 'InvalidCredentials');
+        assert.equal(
+          e.message,
+          'Secret mine (spec.auth.secretName): key password contains a line break or another control character; see docs/credentials.md',
+        );
+        return true;
+      },
+    );
+    assert.deepEqual(c.writes(), []);
+  });
+});
+
+describe('blocked requeue', () => {
+  const stalled = (reason: string, since: string) => [
+    { type: 'Stalled', status: 'True' as const, reason, message: '', lastTransitionTime: since },
+  ];
+  test('a stall backs off with its age, 5 s to 5 min; waiting states keep their own delay', () => {
+    const b = new Blocked('stalled', 'NotManaged', 'x');
+    const now = Date.parse('2026-01-01T00:10:00Z');
+    assert.equal(blockedRequeueMs(b, undefined, now), 5_000);
+    assert.equal(blockedRequeueMs(b, stalled('NotManaged', '2026-01-01T00:09:58Z'), now), 5_000);
+    assert.equal(blockedRequeueMs(b, stalled('NotManaged', '2026-01-01T00:09:40Z'), now), 20_000);
+    assert.equal(blockedRequeueMs(b, stalled('NotManaged', '2026-01-01T00:00:00Z'), now), 300_000);
+    assert.equal(blockedRequeueMs(b, stalled('CredentialsLost', '2026-01-01T00:00:00Z'), now), 5_000);
+    assert.equal(blockedRequeueMs(new Blocked('waiting', 'X', 'x', 15_000), undefined, now), 15_000);
   });
 });
