@@ -8,6 +8,7 @@ import { OWNER_LABEL } from '../../api/labels.ts';
 import type { ResolvedQueue } from '../../api/resolve.ts';
 import type { MessageQueue } from '../../api/types.ts';
 import { engineModule } from '../../engines/index.ts';
+import { DATA_VOLUME } from '../../render/workload.ts';
 import type { Client, KubeObject } from '../kube-client.ts';
 import { MESSAGE_QUEUE, PVC } from '../resources.ts';
 
@@ -45,8 +46,22 @@ export async function dropFinalizer(client: Client, cr: Mq): Promise<void> {
   });
 }
 
-/** Deletes the MessageQueue's claims (`storage.deleteClaim`), found by the owner label. */
+/**
+ * Whether a claim is one of this MessageQueue's data claims: `data-<statefulset>-<ordinal>` of
+ * its StatefulSets (the `data` claim template of `render/workload.ts`). Claims carry the owner
+ * label but no owner reference, so the name is what tells them from a user's claim with that
+ * label, or from the claims of another engine under the same MessageQueue name. Pure.
+ */
+export function isDataClaim(q: ResolvedQueue, claim: string): boolean {
+  return [q.names.workload, q.names.companion].some((sts) => {
+    const prefix = `${DATA_VOLUME}-${sts}-`;
+    return claim.startsWith(prefix) && /^\d+$/.test(claim.slice(prefix.length));
+  });
+}
+
+/** Deletes the MessageQueue's data claims (`storage.deleteClaim`), found by the owner label. */
 export async function deleteClaims(client: Client, q: ResolvedQueue): Promise<void> {
   const claims = await client.list(PVC, q.namespace, `${OWNER_LABEL}=${q.name}`);
-  for (const c of claims.items) await client.delete(PVC, q.namespace, c.metadata.name);
+  for (const c of claims.items)
+    if (isDataClaim(q, c.metadata.name)) await client.delete(PVC, q.namespace, c.metadata.name);
 }

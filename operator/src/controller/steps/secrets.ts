@@ -22,10 +22,10 @@ import type { ResolvedQueue } from '../../api/resolve.ts';
 import { engineModule } from '../../engines/index.ts';
 import type { SecretInputs } from '../../render/context.ts';
 import { ownerReferences } from '../../render/owner.ts';
-import { DATA_VOLUME } from '../../render/workload.ts';
 import { Reasons } from '../../status/conditions.ts';
 import { ApiError, type Client, type KubeObject } from '../kube-client.ts';
 import { PVC, SECRET } from '../resources.ts';
+import { isDataClaim } from './finalizer.ts';
 import { Blocked, ownershipBlock } from './ownership.ts';
 
 /** The opt-in to generate new credentials over existing data (see `CredentialsLost`). */
@@ -154,19 +154,15 @@ function mustBeOurs(q: ResolvedQueue, s: Secret): Secret {
 }
 
 /**
- * The claims of this MessageQueue's StatefulSets that hold data: `data-<statefulset>-<ordinal>`
- * (the `data` claim template of `render/workload.ts`), found by the owner label as `deleteClaims`
- * finds them. Claims being deleted do not count. Claims of another engine under the same
- * MessageQueue name (a deleted and recreated MessageQueue) have other StatefulSet names.
+ * The claims of this MessageQueue's StatefulSets that hold data (`isDataClaim`), found by the
+ * owner label as `deleteClaims` finds them. Claims being deleted do not count.
  */
 export async function dataClaims(client: Pick<Client, 'list'>, q: ResolvedQueue): Promise<string[]> {
   if (q.storage.ephemeral) return [];
   const claims = await client.list(PVC, q.namespace, `${OWNER_LABEL}=${q.name}`);
-  const prefixes = [q.names.workload, q.names.companion].map((n) => `${DATA_VOLUME}-${n}-`);
   return claims.items
-    .filter((c) => !c.metadata.deletionTimestamp)
+    .filter((c) => !c.metadata.deletionTimestamp && isDataClaim(q, c.metadata.name))
     .map((c) => c.metadata.name)
-    .filter((n) => prefixes.some((p) => n.startsWith(p) && /^\d+$/.test(n.slice(p.length))))
     .sort();
 }
 

@@ -94,9 +94,14 @@ describe('finalizer step', () => {
     });
     c.seed(pvc('data-orders-redis-0', 'orders'));
     c.seed(pvc('data-other-redis-0', 'other'));
+    // The owner label alone does not make a claim this MessageQueue's data.
+    c.seed(pvc('backups-of-orders', 'orders'));
+    c.seed(pvc('data-orders-kafka-0', 'orders'));
     await deleteClaims(c, resolve(mq({ engine: 'redis' })));
     assert.equal(c.peek('PersistentVolumeClaim', 'shop', 'data-orders-redis-0'), undefined);
     assert.ok(c.peek('PersistentVolumeClaim', 'shop', 'data-other-redis-0'));
+    assert.ok(c.peek('PersistentVolumeClaim', 'shop', 'backups-of-orders'));
+    assert.ok(c.peek('PersistentVolumeClaim', 'shop', 'data-orders-kafka-0'));
   });
 });
 
