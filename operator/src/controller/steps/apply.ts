@@ -7,11 +7,13 @@ import { needsApply } from '../../apply/apply.ts';
 import type { K8sObject } from '../../render/render.ts';
 import type { Observation } from '../../status/conditions.ts';
 import { type Caches, cachedObject } from '../cache.ts';
-import { ApiError, type Client, type KubeObject } from '../kube-client.ts';
+import type { Client, KubeObject } from '../kube-client.ts';
+import { refusal } from './refused.ts';
 
 /**
- * Applies what differs. A spec the API server refuses (400, 422) is not retried: it comes back as
- * `invalid`, which the status step turns into Stalled. Other errors are thrown (backoff).
+ * Applies what differs. An object the API server refuses for good (400, 403, 413, 422: see
+ * `refused.ts`) comes back as `invalid` (the first one), which the status step turns into Stalled
+ * and the reconciler requeues with a long backoff. Other errors are thrown (backoff).
  */
 export async function applyObjects(
   client: Client,
@@ -30,13 +32,10 @@ export async function applyObjects(
   let invalid: Observation['invalid'];
   for (const [i, r] of results.entries()) {
     if (r.status === 'fulfilled') continue;
-    const e = r.reason;
-    if (e instanceof ApiError && (e.status === 422 || e.status === 400)) {
-      const o = order[i];
-      invalid = { reason: 'InvalidConfiguration', message: `${o?.kind} ${o?.metadata.name}: ${e.message}` };
-      continue;
-    }
-    throw e;
+    const o = order[i] as K8sObject;
+    const refused = refusal(r.reason, { kind: o.kind, name: o.metadata.name });
+    if (!refused) throw r.reason;
+    invalid ??= refused;
   }
   return { invalid };
 }
