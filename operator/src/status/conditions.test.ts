@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { MessageQueue } from '../api/types.ts';
-import { computeStatus, mergeConditions, type Observation, statusChanged } from './conditions.ts';
+import { computeStatus, mergeConditions, type Observation, Reasons, statusChanged } from './conditions.ts';
 
 const cr: MessageQueue = {
   apiVersion: 'mqop.dev/v1alpha1',
@@ -121,4 +122,12 @@ test('a pod that says why: Ready False and Reconciling True carry its reason, St
     'True',
   );
   assert.equal(cond(computeStatus(cr, obs({ pods }), 't'), 'Ready')?.status, 'True');
+});
+
+test('every reason is documented in docs/api.md (Status conditions)', () => {
+  const doc = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('## Status conditions'));
+  // Provisioning is declared but no condition uses it.
+  for (const r of Object.values(Reasons).filter((x) => x !== 'Provisioning'))
+    assert.ok(section.includes(`\`${r}\``), r);
 });
