@@ -6,8 +6,8 @@
  *   ─► smoke scheduler (runs in the background, hands its result back to the status step)
  *
  * Errors have kinds: a write the API server refuses for good (400, 403, 413, 422, from any step)
- * stalls with a long requeue backoff, transient errors back off, conflicts requeue soon. The controller names no engine: engine-specific work sits behind
- * `EngineModule` hooks.
+ * stalls with a long requeue backoff, transient errors back off, conflicts requeue soon. The
+ * controller names no engine: engine-specific work sits behind `EngineModule` hooks.
  */
 import { type OperatorSettings, type ResolvedQueue, resolve } from '../api/resolve.ts';
 import { type MessageQueue, PAUSED_LABEL } from '../api/types.ts';
