@@ -114,10 +114,15 @@ the code path behind each rule is in charts/README.md. No wildcards.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
-# deleteClaim: list the MessageQueue's claims by label and delete them (reconciler.ts finalize).
+# deleteClaim: list the MessageQueue's claims by label and delete them (reconciler.ts finalize);
+# the claims and pods informers (list, watch, by the owner label) say why pods are not ready
+# (status/pods.ts: Unschedulable, CrashLoopBackOff, ImagePullBackOff, ClaimPending).
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
-  verbs: [list, delete]
+  verbs: [list, watch, delete]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch]
 # finalize reads the MessageQueue's namespace to skip cleanup when it is terminating. In a Role
 # this grants get on that one namespace (the API server treats a namespace as inside itself).
 - apiGroups: [""]

@@ -86,6 +86,8 @@ export function apiDoc(): string {
     '|---|---|---|',
     ...rules,
     '',
+    ...STATUS_DOC,
+    '',
   ].join('\n');
 }
 
@@ -131,3 +133,46 @@ function configPolicyDoc(): string[] {
   }
   return out;
 }
+
+/**
+ * The status conditions and their reasons (`Reasons` in operator/src/status/conditions.ts; a test
+ * there checks that each one is listed here).
+ */
+const STATUS_DOC = [
+  '## Status conditions',
+  '',
+  'kstatus style: `Ready` is normal-true; `Reconciling` and `Stalled` are abnormal-true. Each carries',
+  '`observedGeneration`. A message never contains a secret.',
+  '',
+  '| reason | Ready | Reconciling | Stalled | message, and what to do |',
+  '|---|---|---|---|---|',
+  '| `AllReplicasReady` | True | False | False | `3/3 pods ready` |',
+  '| `ReplicasNotReady` | False | True | False | `1/3 pods ready`: pods are starting and none says why not |',
+  '| `RolloutInProgress` | False | True | False | `1/3 pods ready, rollout in progress` |',
+  "| `Unschedulable` | False | True | False | `0/1 pods ready; pod orders-redis-0: Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.` (the scheduler's message): lower `resources` or add nodes |",
+  '| `CrashLoopBackOff` | False | True | False | `0/1 pods ready; pod orders-redis-0: CrashLoopBackOff: container redis restarted 5 times, last exit 1 (Error): <termination message, up to 256 characters>`: see `kubectl logs --previous` |',
+  "| `ImagePullBackOff`, `ErrImagePull` | False | True | False | `...: container redis image <image>: <the kubelet's message>`: check `image`, `imageRegistry`, pull secrets |",
+  '| `ClaimPending` | False | True | False | `...: PersistentVolumeClaim data-orders-redis-0 is Pending (storage class fast)`: no volume or provisioner for the claim |',
+  '| `CredentialsMissing` | False | True | False | the Secret named in `spec.auth.secretName` is missing or lacks `username`/`password` |',
+  '| `SidecarTargetMissing` | False | True | False | a Deployment in `zeromq.sidecarFor` does not exist |',
+  '| `PreviousInstanceTerminating` | False | True | False | objects of a deleted MessageQueue of the same name still await garbage collection: wait |',
+  '| `InvalidConfiguration` | False | False | True | mqop refuses the spec (`spec.config.<key>: ...` from the config policy, `spec.version: ...`), or the API server refused a write (400, 413, 422): `<Kind> <name>: <field>: <message>`; change the spec |',
+  '| `NotManaged` | False | False | True | `` `<Kind>/<name>` exists and is not managed by this MessageQueue ``: an object of someone else has a name mqop derives; rename or delete it (docs/credentials.md) |',
+  '| `CredentialsLost` | False | False | True | a generated Secret is gone while the claims holding the data remain: restore it, or delete the claims (docs/credentials.md) |',
+  '| `InvalidCredentials` | False | False | True | the credentials Secret holds a username or password mqop refuses, naming the key (never the value) |',
+  '| `Forbidden` | False | False | True | a write was forbidden (403: RBAC, an admission webhook or policy, a quota): `<resource> <name>: <message>`; fix the policy, quota or RBAC |',
+  '| `Deleting` | False | True | False | mqop removes what garbage collection cannot (claims, sidecars) |',
+  '',
+  'With several pods in trouble the message names the first (by name) and counts the others:',
+  '`...; 2 more pods have problems`. Pod problems never set `Stalled`: the kubelet keeps retrying,',
+  'and a fixed dependency, registry or node lets the pod recover on its own.',
+  '',
+  'A refused write is retried after 30 s, doubling to 10 min; a new `metadata.generation` starts',
+  'over. Each time `Stalled` turns True, or its message changes, a Warning Event with the same',
+  'reason is recorded on the MessageQueue.',
+  '',
+  '`Reconciled` is the reason of `Reconciling=False` and `Stalled=False` when nothing is wrong.',
+  '',
+  '`SmokeTestPassed`: `SmokeTestPassed` (True), `SmokeTestFailed` (False), `SmokeTestPending` or',
+  '`SmokeTestDisabled` (Unknown).',
+];

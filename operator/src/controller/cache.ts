@@ -3,7 +3,15 @@
  * Informer class, so several namespaces' informers can stand behind one cache and the steps can be
  * unit-tested with a plain map.
  */
+import { OWNER_LABEL } from '../api/labels.ts';
 import type { MessageQueue } from '../api/types.ts';
+import {
+  type ClaimLike,
+  type ContainerStateLike,
+  type ContainerStatusLike,
+  oneLine,
+  type PodLike,
+} from '../status/pods.ts';
 import type { KubeObject } from './kube-client.ts';
 
 /** Objects of one kind, read from memory. */
@@ -30,6 +38,79 @@ export function mergeCaches<T extends KubeObject>(caches: readonly Cache<T>[]): 
 export interface Caches {
   messageQueues: Cache<MessageQueue & KubeObject>;
   owned: ReadonlyMap<string, Cache>;
+  /** mqop's pods, trimmed by `slimPod`: why a MessageQueue is not ready. */
+  pods?: Cache<KubeObject & PodLike>;
+  /** mqop's claims, trimmed by `slimClaim`. */
+  claims?: Cache<KubeObject & ClaimLike>;
+}
+
+/** A container state with only what `status/pods.ts` reads (text trimmed). */
+function slimState(s: ContainerStateLike | undefined): ContainerStateLike | undefined {
+  if (!s) return undefined;
+  if (s.waiting) return { waiting: { reason: s.waiting.reason, message: oneLine(s.waiting.message, 512) } };
+  if (s.terminated) {
+    const { reason, exitCode, message } = s.terminated;
+    return { terminated: { reason, exitCode, message: oneLine(message) } };
+  }
+  return s.running ? { running: {} } : undefined;
+}
+
+const slimContainers = (l: ContainerStatusLike[] | undefined) =>
+  l?.map((c) => ({
+    name: c.name,
+    image: c.image,
+    ready: c.ready,
+    restartCount: c.restartCount,
+    state: slimState(c.state),
+    lastState: slimState(c.lastState),
+  }));
+
+/** The identity the informer needs: name, namespace, resourceVersion, the owner label. */
+const slimMeta = (m: KubeObject['metadata']): KubeObject['metadata'] => ({
+  name: m.name,
+  namespace: m.namespace,
+  uid: m.uid,
+  resourceVersion: m.resourceVersion,
+  labels: m.labels?.[OWNER_LABEL] !== undefined ? { [OWNER_LABEL]: m.labels[OWNER_LABEL] } : undefined,
+});
+
+/**
+ * What the pod cache keeps of a pod: at 5,000 MessageQueues whole pods (env, probes, managed
+ * fields) would be most of the operator's memory, and only these fields say why one is not ready.
+ */
+export function slimPod(p: KubeObject & PodLike): KubeObject & PodLike {
+  const claims = p.spec?.volumes
+    ?.filter((v) => v.persistentVolumeClaim?.claimName)
+    .map((v) => ({ persistentVolumeClaim: { claimName: v.persistentVolumeClaim?.claimName } }));
+  return {
+    apiVersion: p.apiVersion,
+    kind: p.kind,
+    metadata: slimMeta(p.metadata),
+    spec: { volumes: claims },
+    status: {
+      conditions: p.status?.conditions
+        ?.filter((c) => c.type === 'PodScheduled')
+        .map(({ type, status, reason, message }) => ({
+          type,
+          status,
+          reason,
+          message: oneLine(message, 512),
+        })),
+      containerStatuses: slimContainers(p.status?.containerStatuses),
+      initContainerStatuses: slimContainers(p.status?.initContainerStatuses),
+    },
+  };
+}
+
+/** What the claim cache keeps of a PersistentVolumeClaim. */
+export function slimClaim(c: KubeObject & ClaimLike): KubeObject & ClaimLike {
+  return {
+    apiVersion: c.apiVersion,
+    kind: c.kind,
+    metadata: slimMeta(c.metadata),
+    spec: { storageClassName: c.spec?.storageClassName },
+    status: { phase: c.status?.phase },
+  };
 }
 
 /** The cached copy of an object mqop renders, if its kind is watched. */

@@ -14,6 +14,37 @@ export interface InformerOptions {
   labelSelector?: string;
   resyncMs?: number;
   onError?: (type: ResourceType, err: unknown) => void;
+  /**
+   * What the cache keeps of each object (listed or watched), before anything else sees it: a
+   * smaller copy keeps memory down where only a few fields are read (pods).
+   */
+  transform?: (o: KubeObject) => KubeObject;
+}
+
+/** A Watch whose added, modified and deleted objects pass through `transform` first. */
+class TransformingWatch extends Watch {
+  private readonly transform: (o: KubeObject) => KubeObject;
+  constructor(kc: KubeClient['kc'], transform: (o: KubeObject) => KubeObject) {
+    super(kc);
+    this.transform = transform;
+  }
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    // biome-ignore lint/suspicious/noExplicitAny: client-node's signature
+    callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    // biome-ignore lint/suspicious/noExplicitAny: client-node's signature
+    done: (err: any) => void,
+  ): Promise<AbortController> {
+    const objects = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+    return super.watch(
+      path,
+      queryParams,
+      (phase, obj, watchObj) =>
+        callback(phase, objects.has(phase) && obj ? this.transform(obj as KubeObject) : obj, watchObj),
+      done,
+    );
+  }
 }
 
 export class Informer<T extends KubeObject = KubeObject> {
@@ -43,11 +74,13 @@ export class Informer<T extends KubeObject = KubeObject> {
       const l = await client.list<T>(type, opts.namespace, opts.labelSelector);
       // List items come without apiVersion/kind; the cache and the controller want them.
       for (const i of l.items) Object.assign(i, { apiVersion: type.apiVersion, kind: type.kind });
+      if (opts.transform) l.items = l.items.map((i) => opts.transform?.(i) as T);
       this.failures = 0;
       this.synced = true;
       return l as never;
     };
-    this.lw = new ListWatch(path, new Watch(client.kc), list, false, opts.labelSelector);
+    const watch = opts.transform ? new TransformingWatch(client.kc, opts.transform) : new Watch(client.kc);
+    this.lw = new ListWatch(path, watch, list, false, opts.labelSelector);
     const changed = (o: T) => {
       this.failures = 0;
       this.onChange(o, false);

@@ -8,16 +8,47 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type ResourceType, resourcePath, typeOf } from './resources.ts';
 
-/** An error answer of the API server, with its HTTP status and Kubernetes reason. */
+/** One entry of a Status' `details.causes`: which field the API server (or admission) refused. */
+export interface ApiCause {
+  reason?: string;
+  message?: string;
+  field?: string;
+}
+
+/** `details` of the API server's Status answer: the object it was about and why. */
+export interface ApiDetails {
+  kind?: string;
+  name?: string;
+  causes?: ApiCause[];
+}
+
+/** An error answer of the API server, with its HTTP status, Kubernetes reason and details. */
 export class ApiError extends Error {
   readonly status: number;
   readonly reason: string;
-  constructor(status: number, reason: string, message: string) {
+  readonly details: ApiDetails;
+  constructor(status: number, reason: string, message: string, details: ApiDetails = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.reason = reason;
+    this.details = details;
   }
+}
+
+/** The `details` of a Status body, keeping only the strings mqop reports. */
+function apiDetails(json: Record<string, unknown>): ApiDetails {
+  const d = json.details as Record<string, unknown> | undefined;
+  if (!d || typeof d !== 'object') return {};
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const causes = Array.isArray(d.causes)
+    ? (d.causes as Record<string, unknown>[]).map((c) => ({
+        reason: str(c?.reason),
+        message: str(c?.message),
+        field: str(c?.field),
+      }))
+    : undefined;
+  return { kind: str(d.kind), name: str(d.name), causes };
 }
 
 export interface KubeObject {
@@ -132,7 +163,12 @@ export class KubeClient {
       throw new ApiError(status, 'BadResponse', `${method} ${url.pathname}: not JSON: ${text.slice(0, 200)}`);
     }
     if (status < 200 || status >= 300) {
-      throw new ApiError(status, String(json.reason ?? status), String(json.message ?? text.slice(0, 500)));
+      throw new ApiError(
+        status,
+        String(json.reason ?? status),
+        String(json.message ?? text.slice(0, 500)),
+        apiDetails(json),
+      );
     }
     return json as T;
   }

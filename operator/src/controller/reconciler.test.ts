@@ -8,6 +8,7 @@ import { createLogger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import type { KubeObject } from './kube-client.ts';
 import { Reconciler } from './reconciler.ts';
+import { MESSAGE_QUEUE } from './resources.ts';
 import { FINALIZER } from './steps/finalizer.ts';
 
 type Mq = MessageQueue & KubeObject;
@@ -223,5 +224,128 @@ describe('reconciler', () => {
     assert.equal(await r.reconcile('shop/orders'), undefined);
     assert.equal(await r.reconcile('shop/absent'), undefined);
     assert.deepEqual(c.writes(), []);
+  });
+
+  test('a Secret the API server refuses (422) stalls naming it and the field, with an Event and a backoff', async () => {
+    const { c, r, mq } = setup({ engine: 'redis', replicas: 1 });
+    const metrics = (r as unknown as { metrics: Metrics }).metrics;
+    const message =
+      'Secret "orders-credentials" is invalid: metadata.labels: Invalid value: "7.4.6+deb12": a valid label must be ...';
+    const details = {
+      kind: 'Secret',
+      name: 'orders-credentials',
+      causes: [
+        {
+          reason: 'FieldValueInvalid',
+          message: 'Invalid value: "7.4.6+deb12": a valid label must be ...',
+          field: 'metadata.labels',
+        },
+      ],
+    };
+    c.failWhen((x) => x.verb === 'create' && x.kind === 'Secret', 422, message, details);
+    const first = await r.reconcile('shop/orders');
+    assert.equal(first?.requeueAfterMs, 30_000, 'requeued, not thrown into the fast backoff');
+    const stalled = mq().status?.conditions?.find((x) => x.type === 'Stalled');
+    assert.equal(stalled?.status, 'True');
+    assert.equal(stalled?.reason, 'InvalidConfiguration');
+    assert.equal(
+      stalled?.message,
+      'Secret orders-credentials: metadata.labels: Invalid value: "7.4.6+deb12": a valid label must be ...',
+    );
+    assert.equal(mq().status?.conditions?.find((x) => x.type === 'Ready')?.reason, 'InvalidConfiguration');
+    assert.equal(mq().status?.phase, 'Failed');
+    const events = c.writes().filter((w) => w.kind === 'Event');
+    assert.deepEqual(
+      events.map((e) => [(e.body as { type: string }).type, (e.body as { reason: string }).reason]),
+      [['Warning', 'InvalidConfiguration']],
+    );
+    assert.ok(!c.writes().some((w) => w.kind === 'StatefulSet'), 'nothing is rendered without the Secrets');
+    // Same generation, same refusal: no status write, no Event, a longer wait each time.
+    c.calls.length = 0;
+    assert.equal((await r.reconcile('shop/orders'))?.requeueAfterMs, 60_000);
+    assert.equal((await r.reconcile('shop/orders'))?.requeueAfterMs, 120_000);
+    assert.deepEqual(
+      c.writes().map((w) => w.kind),
+      ['Secret', 'Secret'],
+      'only the refused create is retried',
+    );
+    assert.equal((await metrics.errors.get()).values.find((v) => v.labels.kind === 'refused')?.value, 3);
+    // The user changes the spec: the backoff starts over.
+    await c.mergePatch(MESSAGE_QUEUE, 'shop', 'orders', { spec: { replicas: 1, version: '7.4.6' } });
+    assert.equal((await r.reconcile('shop/orders'))?.requeueAfterMs, 30_000);
+    // The write goes through: Stalled clears, and a later refusal starts over too.
+    c.clearFailures();
+    await r.reconcile('shop/orders');
+    assert.equal(mq().status?.conditions?.find((x) => x.type === 'Stalled')?.status, 'False');
+    assert.ok(c.peek('StatefulSet', 'shop', 'orders-redis'));
+    c.failWhen((x) => x.verb === 'apply' && x.kind === 'ConfigMap', 422, 'data: Too long');
+    await c.mergePatch(MESSAGE_QUEUE, 'shop', 'orders', { spec: { replicas: 1, config: { a: 'b' } } });
+    assert.equal((await r.reconcile('shop/orders'))?.requeueAfterMs, 30_000);
+  });
+
+  test('a forbidden write from another step (the finalizer patch) is Stalled Forbidden, Event re-sent on a new message', async () => {
+    const { c, r, mq } = setup({ engine: 'redis', replicas: 1, storage: { deleteClaim: true } });
+    c.failWhen(
+      (x) => x.verb === 'patch' && x.kind === 'MessageQueue' && !x.subresource,
+      403,
+      "messagequeues.mqop.dev \"orders\" is forbidden: ValidatingAdmissionPolicy 'no-finalizers' with binding 'b' denied request: no",
+      { kind: 'messagequeues.mqop.dev', name: 'orders' },
+    );
+    assert.equal((await r.reconcile('shop/orders'))?.requeueAfterMs, 30_000);
+    const stalled = mq().status?.conditions?.find((x) => x.type === 'Stalled');
+    assert.equal(stalled?.reason, 'Forbidden');
+    assert.match(stalled?.message ?? '', /^messagequeues\.mqop\.dev orders: .*denied request: no$/);
+    c.clearFailures();
+    c.failWhen(
+      (x) => x.verb === 'patch' && x.kind === 'MessageQueue' && !x.subresource,
+      403,
+      'now denied: other',
+      {
+        kind: 'messagequeues.mqop.dev',
+        name: 'orders',
+      },
+    );
+    c.calls.length = 0;
+    await r.reconcile('shop/orders');
+    const events = c.writes().filter((w) => w.kind === 'Event');
+    assert.deepEqual(
+      events.map((e) => (e.body as { message: string }).message),
+      ['messagequeues.mqop.dev orders: now denied: other'],
+    );
+  });
+
+  test('a 500 from a write step is still thrown (the work queue’s fast backoff)', async () => {
+    const { c, r } = setup({ engine: 'redis', replicas: 1 });
+    c.failWhen((x) => x.verb === 'create' && x.kind === 'Secret', 500);
+    await assert.rejects(r.reconcile('shop/orders'), (e: { status?: number }) => e.status === 500);
+  });
+
+  test('a crash-looping pod puts its reason in Ready and Reconciling', async () => {
+    const { c, r, mq } = setup({ engine: 'redis', replicas: 1, storage: { ephemeral: true } });
+    c.seed({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'orders-redis-0', namespace: 'shop', labels: { 'mqop.dev/messagequeue': 'orders' } },
+      status: {
+        conditions: [{ type: 'PodScheduled', status: 'True' }],
+        containerStatuses: [
+          {
+            name: 'redis',
+            restartCount: 3,
+            state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } },
+            lastState: { terminated: { exitCode: 1, reason: 'Error', message: 'FATAL CONFIG FILE ERROR' } },
+          },
+        ],
+      },
+    } as KubeObject);
+    await r.reconcile('shop/orders');
+    const ready = mq().status?.conditions?.find((x) => x.type === 'Ready');
+    assert.equal(ready?.reason, 'CrashLoopBackOff');
+    assert.equal(
+      ready?.message,
+      '0/1 pods ready; pod orders-redis-0: CrashLoopBackOff: container redis restarted 3 times, last exit 1 (Error): FATAL CONFIG FILE ERROR',
+    );
+    assert.equal(mq().status?.conditions?.find((x) => x.type === 'Reconciling')?.reason, 'CrashLoopBackOff');
+    assert.equal(mq().status?.conditions?.find((x) => x.type === 'Stalled')?.status, 'False');
   });
 });

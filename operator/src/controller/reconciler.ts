@@ -5,12 +5,13 @@
  *   ─► patches into the user's objects ─► prune ─► status (the only status writer) ─► Events
  *   ─► smoke scheduler (runs in the background, hands its result back to the status step)
  *
- * Errors have kinds: an invalid spec stalls with no retry loop, transient errors back off,
- * conflicts requeue soon. The controller names no engine: engine-specific work sits behind
- * `EngineModule` hooks.
+ * Errors have kinds: a write the API server refuses for good (400, 403, 413, 422, from any step)
+ * stalls with a long requeue backoff, transient errors back off, conflicts requeue soon. The
+ * controller names no engine: engine-specific work sits behind `EngineModule` hooks.
  */
 import { type OperatorSettings, type ResolvedQueue, resolve } from '../api/resolve.ts';
 import { type MessageQueue, PAUSED_LABEL } from '../api/types.ts';
+import type { K8sObject } from '../render/render.ts';
 import { type Observation, READY, Reasons } from '../status/conditions.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -31,8 +32,9 @@ import {
 import { type Blocked, blockedRequeueMs, isBlocked } from './steps/ownership.ts';
 import { applyPatches, removeStalePatches } from './steps/patches.ts';
 import { prune } from './steps/prune.ts';
+import { type Refusal, refusal, refusalDelay } from './steps/refused.ts';
 import { ACCEPT_NEW_CREDENTIALS, ensureSecrets } from './steps/secrets.ts';
-import { baseObservation, observeWorkloads, writeStatus } from './steps/status.ts';
+import { baseObservation, observePods, observeWorkloads, writeStatus } from './steps/status.ts';
 import type { ReconcileOutcome } from './work-queue.ts';
 
 type Mq = MessageQueue & KubeObject;
@@ -62,6 +64,8 @@ export class Reconciler {
   private readonly events: EventRecorder;
   /** Smoke results handed over by the scheduler, not yet written to status. */
   private readonly smokeResults = new Map<string, SmokeOutcome>();
+  /** Refused writes per key: the generation refused and how often, for the requeue backoff. */
+  private readonly refusals = new Map<string, { generation: number; attempt: number }>();
   /** Set by the operator when smoke tests are on. */
   smoke?: SmokeHook;
   /** Called with a key that needs a reconcile soon (the work queue's add). */
@@ -123,6 +127,7 @@ export class Reconciler {
   /** Drops what is remembered about a MessageQueue that is gone. */
   forget(key: string): void {
     this.memo.forget(key);
+    this.refusals.delete(key);
     this.smokeResults.delete(key);
   }
 
@@ -144,53 +149,70 @@ export class Reconciler {
       );
       return undefined;
     }
-    // Finalizer and Secrets are independent writes: they go out together (one round trip instead
-    // of two on a new MessageQueue). Objects created before the finalizer lands are owned by the
-    // MessageQueue, so garbage collection covers a delete that comes in between.
-    const secretCache = (n: string) => cachedSecret(this.caches, q.namespace, n);
-    const [finalized, secrets] = await Promise.allSettled([
-      ensureFinalizer(this.client, current, q),
-      ensureSecrets(this.client, q, secretCache),
-    ]);
-    if (finalized.status === 'rejected') throw finalized.reason;
-    const cr = finalized.value;
-    const smoke = this.smokeResults.get(key);
-    const base = baseObservation(cr, q, smoke?.status);
-
-    // Blocked: a Secret missing, lost or refused, or a derived name taken by someone else's object.
-    if (secrets.status === 'rejected') {
-      if (!isBlocked(secrets.reason)) throw secrets.reason;
-      return this.blocked(key, cr, base, smoke, secrets.reason);
-    }
-    for (const name of secrets.value.regenerated) {
-      const message = `generated new values for Secret ${name} over existing claims (${ACCEPT_NEW_CREDENTIALS})`;
-      await this.events.record(cr, { type: 'Warning', reason: 'CredentialsRegenerated', message });
-    }
-
-    const { desired, patches } = this.memo.render(key, q, secrets.value);
-    const { invalid, blocked } = await applyObjects(this.client, this.caches, desired);
-    if (blocked) return this.blocked(key, cr, base, smoke, blocked);
+    let cr = current;
+    let desired: K8sObject[] = [];
+    let invalid: Observation['invalid'];
     let waitingFor: Observation['waitingFor'];
-    if (!invalid) {
-      ({ waitingFor } = await applyPatches(this.client, q, patches));
-      await prune(this.client, this.caches, q, desired, this.log);
-      // Patches only ever go out with the finalizer in place: without it there are none to look
-      // for (and no list of the namespace's objects on each reconcile).
-      if (hasFinalizer(cr)) await removeStalePatches(this.client, q, patches, this.log);
-      // Nothing left that garbage collection would not clean up: the finalizer goes (a spec change
-      // dropped deleteClaim or the last patch target).
-      if (!needsFinalizer(q) && hasFinalizer(cr)) await dropFinalizer(this.client, cr);
+    try {
+      // Finalizer and Secrets are independent writes: they go out together (one round trip
+      // instead of two on a new MessageQueue). Objects created before the finalizer lands are
+      // owned by the MessageQueue, so garbage collection covers a delete that comes in between.
+      const secretCache = (n: string) => cachedSecret(this.caches, q.namespace, n);
+      const [finalized, secrets] = await Promise.allSettled([
+        ensureFinalizer(this.client, current, q),
+        ensureSecrets(this.client, q, secretCache),
+      ]);
+      if (finalized.status === 'rejected') throw finalized.reason;
+      cr = finalized.value;
+      // Blocked: a Secret missing, lost or refused, or a derived name taken by someone else's object.
+      if (secrets.status === 'rejected') {
+        if (!isBlocked(secrets.reason)) throw secrets.reason;
+        return this.blocked(key, cr, q, secrets.reason);
+      }
+      for (const name of secrets.value.regenerated) {
+        const message = `generated new values for Secret ${name} over existing claims (${ACCEPT_NEW_CREDENTIALS})`;
+        await this.events.record(cr, { type: 'Warning', reason: 'CredentialsRegenerated', message });
+      }
+      const rendered = this.memo.render(key, q, secrets.value);
+      desired = rendered.desired;
+      const applied = await applyObjects(this.client, this.caches, desired);
+      if (applied.blocked) return this.blocked(key, cr, q, applied.blocked);
+      invalid = applied.invalid;
+      if (!invalid) {
+        ({ waitingFor } = await applyPatches(this.client, q, rendered.patches));
+        await prune(this.client, this.caches, q, desired, this.log);
+        // Patches only ever go out with the finalizer in place: without it there are none to
+        // look for (and no list of the namespace's objects on each reconcile).
+        if (hasFinalizer(cr)) await removeStalePatches(this.client, q, rendered.patches, this.log);
+        // Nothing left that garbage collection would not clean up: the finalizer goes (a spec
+        // change dropped deleteClaim or the last patch target).
+        if (!needsFinalizer(q) && hasFinalizer(cr)) await dropFinalizer(this.client, cr);
+      }
+    } catch (e) {
+      // Any write the API server refuses for good (422, 403 ...) stalls, whichever step made it.
+      invalid = refusal(e);
+      if (!invalid) throw e;
     }
 
+    const smoke = this.smokeResults.get(key);
+    const workloads = observeWorkloads(this.caches, desired);
     const observation: Observation = {
-      ...base,
-      workloads: observeWorkloads(this.caches, desired),
+      ...baseObservation(cr, q, smoke?.status),
+      workloads,
+      pods: observePods(this.caches, q, workloads),
       invalid,
       waitingFor,
-      endpoint: q.endpoint,
-      connectionSecret: q.names.connection,
     };
+    if (desired.length) {
+      observation.endpoint = q.endpoint;
+      observation.connectionSecret = q.names.connection;
+    }
     const { after, handedOverSince } = await this.status(key, cr, observation, smoke);
+    if (invalid) {
+      this.metrics.errors.inc({ kind: 'refused' });
+      return { requeueAfterMs: this.refusedAgain(key, cr, invalid) };
+    }
+    this.refusals.delete(key);
     const ready = after.conditions?.find((c) => c.type === READY)?.status === 'True';
     // A result that arrived during this reconcile is written by the next one; only then is the
     // next run due (the status read here would be one result behind).
@@ -202,18 +224,32 @@ export class Reconciler {
   }
 
   /** A reconcile that cannot go on: Stalled or waiting in status, then a requeue (with backoff). */
-  private async blocked(
-    key: string,
-    cr: Mq,
-    base: Omit<Observation, 'workloads'>,
-    smoke: SmokeOutcome | undefined,
-    b: Blocked,
-  ): Promise<ReconcileOutcome> {
+  private async blocked(key: string, cr: Mq, q: ResolvedQueue, b: Blocked): Promise<ReconcileOutcome> {
+    const smoke = this.smokeResults.get(key);
     const why = { reason: b.reason, message: b.message };
     const state = b.state === 'stalled' ? { invalid: why } : { waitingFor: why };
     this.log.debug({ key, reason: b.reason }, 'blocked');
-    await this.status(key, cr, { ...base, workloads: [], ...state }, smoke);
+    await this.status(key, cr, { ...baseObservation(cr, q, smoke?.status), workloads: [], ...state }, smoke);
+    this.refusals.delete(key);
     return { requeueAfterMs: blockedRequeueMs(b, cr.status?.conditions) };
+  }
+
+  /**
+   * The requeue delay after a refused write: 30 s doubling to 10 min while the same generation is
+   * refused; a new generation (the user changed the spec) starts over, and a reconcile without a
+   * refusal forgets it. Logged once per attempt, never more often than the backoff allows.
+   */
+  private refusedAgain(key: string, cr: Mq, r: Refusal): number {
+    const generation = cr.metadata.generation ?? 0;
+    const prev = this.refusals.get(key);
+    const attempt = prev && prev.generation === generation ? prev.attempt + 1 : 1;
+    this.refusals.set(key, { generation, attempt });
+    const delay = refusalDelay(attempt);
+    this.log.warn(
+      { key, reason: r.reason, attempt, retryInMs: delay, err: r.message },
+      'write refused, stalled',
+    );
+    return delay;
   }
 
   /** The status step, then its Events: condition transitions and the smoke result it wrote. */

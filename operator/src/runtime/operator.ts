@@ -7,14 +7,15 @@ import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { OWNER_LABEL } from '../api/labels.ts';
 import { type MessageQueue, PLURAL } from '../api/types.ts';
-import { cachedSecret, mergeCaches } from '../controller/cache.ts';
+import { cachedSecret, mergeCaches, slimClaim, slimPod } from '../controller/cache.ts';
 import { Informer } from '../controller/informer.ts';
 import { KubeClient, type KubeObject } from '../controller/kube-client.ts';
 import { LeaderElector } from '../controller/leader-election.ts';
 import { Reconciler } from '../controller/reconciler.ts';
-import { MESSAGE_QUEUE, OWNED_TYPES } from '../controller/resources.ts';
+import { MESSAGE_QUEUE, OWNED_TYPES, POD, PVC } from '../controller/resources.ts';
 import { SmokeScheduler } from '../controller/smoke-scheduler.ts';
 import { WorkQueue } from '../controller/work-queue.ts';
+import type { ClaimLike, PodLike } from '../status/pods.ts';
 import { createLogger, type Logger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import type { OperatorConfig } from './config.ts';
@@ -49,6 +50,10 @@ export async function runOperator(
   const namespaces: (string | undefined)[] = cfg.namespaces.length ? cfg.namespaces : [undefined];
   const mqInformers: Informer<MessageQueue & KubeObject>[] = [];
   const owned = new Map<string, Informer[]>();
+  // Pods and claims are not rendered (their controllers make them) but say why a MessageQueue is
+  // not ready; they carry the owner label from the pod and claim templates. Cached trimmed.
+  const pods: Informer<KubeObject & PodLike>[] = [];
+  const claims: Informer<KubeObject & ClaimLike>[] = [];
   const onError = (t: { kind: string }, err: unknown) =>
     log.warn(
       { kind: t.kind, err: (err as Error)?.message ?? String(err) },
@@ -88,11 +93,16 @@ export async function runOperator(
       );
       owned.set(key, list);
     }
+    const observed = { namespace: ns, labelSelector: OWNER_LABEL, onError };
+    pods.push(new Informer(client, POD, enqueueOwner, { ...observed, transform: slimPod as never }));
+    claims.push(new Informer(client, PVC, enqueueOwner, { ...observed, transform: slimClaim as never }));
   }
   // Per-namespace informers stand behind one cache per kind.
   const caches = {
     messageQueues: mergeCaches(mqInformers),
     owned: new Map([...owned].map(([k, v]) => [k, mergeCaches(v)])),
+    pods: mergeCaches(pods),
+    claims: mergeCaches(claims),
   };
   reconciler = new Reconciler(client, caches, log, metrics, {
     operator: {
@@ -109,7 +119,7 @@ export async function runOperator(
       onResult: (key, outcome) => reconciler.smokeResult(key, outcome),
     });
   }
-  const all = () => [...mqInformers, ...[...owned.values()].flat()];
+  const all = () => [...mqInformers, ...[...owned.values()].flat(), ...pods, ...claims];
 
   let resolveReady: () => void = () => {};
   const ready = new Promise<void>((r) => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { MessageQueue } from '../api/types.ts';
-import { computeStatus, mergeConditions, type Observation, statusChanged } from './conditions.ts';
+import { computeStatus, mergeConditions, type Observation, Reasons, statusChanged } from './conditions.ts';
 
 const cr: MessageQueue = {
   apiVersion: 'mqop.dev/v1alpha1',
@@ -90,4 +91,43 @@ test('a recomputed identical status is not a change (no write)', () => {
   assert.equal(statusChanged(a, b), false);
   const c = computeStatus({ ...cr, status: a }, obs({ generation: 3 }), 't2');
   assert.equal(statusChanged(a, c), true);
+});
+
+test('a pod that says why: Ready False and Reconciling True carry its reason, Stalled stays False', () => {
+  const pods = {
+    reason: 'CrashLoopBackOff',
+    message: 'pod q-redis-0: CrashLoopBackOff: container redis restarted 5 times, last exit 1 (Error): bad',
+  };
+  const one = [{ name: 'q-redis', replicas: 1, readyReplicas: 0, updatedReplicas: 1, upToDate: true }];
+  const s = computeStatus(cr, obs({ workloads: one, pods }), 't');
+  const expected = `0/1 pods ready; ${pods.message}`;
+  assert.deepEqual(
+    [cond(s, 'Ready')?.status, cond(s, 'Ready')?.reason, cond(s, 'Ready')?.message],
+    ['False', 'CrashLoopBackOff', expected],
+  );
+  assert.deepEqual(
+    [cond(s, 'Reconciling')?.status, cond(s, 'Reconciling')?.reason, cond(s, 'Reconciling')?.message],
+    ['True', 'CrashLoopBackOff', expected],
+  );
+  assert.equal(cond(s, 'Stalled')?.status, 'False');
+  // It beats "rollout in progress"; a refused write beats it; all ready, it is not looked at.
+  const rolling = [{ ...one[0], upToDate: false }] as typeof one;
+  assert.equal(
+    cond(computeStatus(cr, obs({ workloads: rolling, pods }), 't'), 'Ready')?.reason,
+    'CrashLoopBackOff',
+  );
+  const invalid = { reason: 'InvalidConfiguration', message: 'Secret q-credentials: metadata.labels: bad' };
+  assert.equal(
+    cond(computeStatus(cr, obs({ workloads: one, pods, invalid }), 't'), 'Stalled')?.status,
+    'True',
+  );
+  assert.equal(cond(computeStatus(cr, obs({ pods }), 't'), 'Ready')?.status, 'True');
+});
+
+test('every reason is documented in docs/api.md (Status conditions)', () => {
+  const doc = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('## Status conditions'));
+  // Provisioning is declared but no condition uses it.
+  for (const r of Object.values(Reasons).filter((x) => x !== 'Provisioning'))
+    assert.ok(section.includes(`\`${r}\``), r);
 });

@@ -5,6 +5,7 @@
  */
 import type { Condition, MessageQueue, MessageQueueStatus, Phase, SmokeTestStatus } from '../api/types.ts';
 import { canonical } from '../apply/apply.ts';
+import { type PodProblem, PodReasons } from './pods.ts';
 
 /** Condition types. */
 export const READY = 'Ready';
@@ -19,6 +20,14 @@ export const Reasons = {
   Provisioning: 'Provisioning',
   RolloutInProgress: 'RolloutInProgress',
   InvalidConfiguration: 'InvalidConfiguration',
+  /** A write was forbidden (RBAC, an admission webhook or policy, a quota): Stalled. */
+  Forbidden: 'Forbidden',
+  // Why pods are not ready (status/pods.ts), on Ready=False and Reconciling=True.
+  Unschedulable: PodReasons.Unschedulable,
+  CrashLoopBackOff: PodReasons.CrashLoopBackOff,
+  ImagePullBackOff: PodReasons.ImagePullBackOff,
+  ErrImagePull: PodReasons.ErrImagePull,
+  ClaimPending: PodReasons.ClaimPending,
   CredentialsMissing: 'CredentialsMissing',
   /** An object under a name mqop derives exists and is not this MessageQueue's (Stalled). */
   NotManaged: 'NotManaged',
@@ -51,7 +60,9 @@ export interface Observation {
   generation: number;
   /** Every workload mqop rendered; missing ones count as not ready. */
   workloads: WorkloadObservation[];
-  /** Set when the spec cannot work (refused by the API server, bad Secret): Stalled, no retry. */
+  /** Why pods are not ready, when a pod says (status/pods.ts `podProblem`). */
+  pods?: PodProblem;
+  /** Set when a write was refused for good (422, 403 ...): Stalled, requeued with a long backoff. */
   invalid?: { reason: string; message: string };
   /** Set when credentials are not there yet (user Secret missing). */
   waitingFor?: { reason: string; message: string };
@@ -105,6 +116,12 @@ export function desiredConditions(o: Observation): Desired[] {
   } else if (allReady) {
     readyC = c(READY, 'True', Reasons.AllReplicasReady, `${ready}/${want} pods ready`);
     reconciling = c(RECONCILING, 'False', Reasons.Reconciled, '');
+    stalled = c(STALLED, 'False', Reasons.Reconciled, '');
+  } else if (o.pods) {
+    // A pod says why: that beats "not ready" and "rollout in progress" (a bad rollout crashes).
+    const msg = `${ready}/${want} pods ready; ${o.pods.message}`;
+    readyC = c(READY, 'False', o.pods.reason, msg);
+    reconciling = c(RECONCILING, 'True', o.pods.reason, msg);
     stalled = c(STALLED, 'False', Reasons.Reconciled, '');
   } else {
     const reason = rolled ? Reasons.ReplicasNotReady : Reasons.RolloutInProgress;

@@ -5,7 +5,13 @@
  * and can be told to fail a call. Server-side apply is approximated by a deep merge.
  */
 import type { Cache, Caches } from '../../src/controller/cache.ts';
-import { ApiError, type Client, type KubeList, type KubeObject } from '../../src/controller/kube-client.ts';
+import {
+  type ApiDetails,
+  ApiError,
+  type Client,
+  type KubeList,
+  type KubeObject,
+} from '../../src/controller/kube-client.ts';
 import { OWNED_TYPES, type ResourceType } from '../../src/controller/resources.ts';
 
 export interface Call {
@@ -63,9 +69,18 @@ export class FakeClient implements Client {
     return o ? (clone(o) as unknown as T) : undefined;
   }
 
-  /** Makes every later call that matches fail with this status, until `clearFailures`. */
-  failWhen(match: (c: Call) => boolean, status: number, message = `injected ${status}`): void {
-    this.failures.push({ match, error: new ApiError(status, 'Injected', message) });
+  /**
+   * Makes every later call that matches fail with this status, until `clearFailures`. `details`
+   * is the Status' details as the API server sends them (e.g. a 422's `causes` with the field).
+   */
+  failWhen(
+    match: (c: Call) => boolean,
+    status: number,
+    message = `injected ${status}`,
+    details?: ApiDetails,
+  ): void {
+    const reason = { 400: 'BadRequest', 403: 'Forbidden', 422: 'Invalid' }[status] ?? 'Injected';
+    this.failures.push({ match, error: new ApiError(status, reason, message, details) });
   }
 
   clearFailures(): void {
@@ -197,6 +212,8 @@ export class FakeClient implements Client {
     return {
       messageQueues: cacheOf('MessageQueue'),
       owned: new Map(OWNED_TYPES.map((t) => [`${t.apiVersion}/${t.kind}`, cacheOf(t.kind)])),
+      pods: cacheOf('Pod'),
+      claims: cacheOf('PersistentVolumeClaim'),
     };
   }
 }

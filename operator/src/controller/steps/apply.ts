@@ -12,13 +12,15 @@ import { ownerOf } from '../../apply/ownership.ts';
 import type { K8sObject } from '../../render/render.ts';
 import type { Observation } from '../../status/conditions.ts';
 import { type Caches, cachedObject } from '../cache.ts';
-import { ApiError, type Client, type KubeObject } from '../kube-client.ts';
+import type { Client, KubeObject } from '../kube-client.ts';
 import { typeOf } from '../resources.ts';
 import { type Blocked, observeAll, ownershipBlock } from './ownership.ts';
+import { refusal } from './refused.ts';
 
 /**
- * Applies what differs. A spec the API server refuses (400, 422) is not retried: it comes back as
- * `invalid`, which the status step turns into Stalled. Objects in the way come back as `blocked`,
+ * Applies what differs. An object the API server refuses for good (400, 403, 413, 422: see
+ * `refused.ts`) comes back as `invalid` (the first one), which the status step turns into Stalled
+ * and the reconciler requeues with a long backoff. Objects in the way come back as `blocked`,
  * with nothing applied. Other errors are thrown (backoff).
  */
 export async function applyObjects(
@@ -51,13 +53,10 @@ export async function applyObjects(
   let invalid: Observation['invalid'];
   for (const [i, r] of results.entries()) {
     if (r.status === 'fulfilled') continue;
-    const e = r.reason;
-    if (e instanceof ApiError && (e.status === 422 || e.status === 400)) {
-      const o = order[i];
-      invalid = { reason: 'InvalidConfiguration', message: `${o?.kind} ${o?.metadata.name}: ${e.message}` };
-      continue;
-    }
-    throw e;
+    const o = order[i] as K8sObject;
+    const refused = refusal(r.reason, { kind: o.kind, name: o.metadata.name });
+    if (!refused) throw r.reason;
+    invalid ??= refused;
   }
   return { invalid };
 }

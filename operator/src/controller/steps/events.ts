@@ -14,23 +14,26 @@ export interface EventSpec {
   message: string;
 }
 
-/** The Events a change of conditions means. Pure. */
+/**
+ * The Events a change of conditions means. Pure. Ready transitions; Stalled when it turns True and
+ * again whenever its reason or message changes while True (a second refused write is news).
+ */
 export function transitionEvents(
   before: Condition[] | undefined,
   after: Condition[] | undefined,
 ): EventSpec[] {
   const out: EventSpec[] = [];
-  for (const type of [READY, STALLED]) {
-    const a = before?.find((c) => c.type === type);
-    const b = after?.find((c) => c.type === type);
-    if (!b || a?.status === b.status) continue;
-    if (type === READY && b.status === 'True')
-      out.push({ type: 'Normal', reason: 'Ready', message: b.message });
-    if (type === READY && b.status === 'False' && a?.status === 'True')
+  const find = (l: Condition[] | undefined, type: string) => l?.find((c) => c.type === type);
+  const [a, b] = [find(before, READY), find(after, READY)];
+  if (b && a?.status !== b.status) {
+    if (b.status === 'True') out.push({ type: 'Normal', reason: 'Ready', message: b.message });
+    if (b.status === 'False' && a?.status === 'True')
       out.push({ type: 'Warning', reason: 'NotReady', message: b.message });
-    if (type === STALLED && b.status === 'True')
-      out.push({ type: 'Warning', reason: b.reason, message: b.message });
   }
+  const [sa, sb] = [find(before, STALLED), find(after, STALLED)];
+  const stalledNews =
+    sb?.status === 'True' && (sa?.status !== 'True' || sa.reason !== sb.reason || sa.message !== sb.message);
+  if (sb && stalledNews) out.push({ type: 'Warning', reason: sb.reason, message: sb.message });
   return out;
 }
 

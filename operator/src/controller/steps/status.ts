@@ -4,6 +4,7 @@
  * result the scheduler handed over, and patches status only when something changed: one write
  * carries both `status.smokeTest` and the `SmokeTestPassed` condition.
  */
+import { OWNER_LABEL } from '../../api/labels.ts';
 import type { ResolvedQueue } from '../../api/resolve.ts';
 import type { MessageQueue, MessageQueueStatus, SmokeTestStatus } from '../../api/types.ts';
 import type { K8sObject } from '../../render/render.ts';
@@ -13,6 +14,7 @@ import {
   statusChanged,
   type WorkloadObservation,
 } from '../../status/conditions.ts';
+import { type PodProblem, podProblem } from '../../status/pods.ts';
 import { type Caches, cachedObject } from '../cache.ts';
 import type { Client, KubeObject } from '../kube-client.ts';
 import { MESSAGE_QUEUE } from '../resources.ts';
@@ -37,6 +39,29 @@ export function observeWorkloads(caches: Caches, desired: readonly K8sObject[]):
         upToDate: w !== undefined && (w.status?.observedGeneration ?? -1) >= (w.metadata.generation ?? 0),
       };
     });
+}
+
+/**
+ * Why the MessageQueue's pods are not ready, from the pod and claim caches (the pods carry the
+ * owner label). Only looked at while some workload is not ready: a ready MessageQueue costs no
+ * scan of its namespace's pods.
+ */
+export function observePods(
+  caches: Caches,
+  q: Pick<ResolvedQueue, 'namespace' | 'name'>,
+  workloads: readonly WorkloadObservation[],
+): PodProblem | undefined {
+  if (!caches.pods || workloads.every((w) => w.readyReplicas >= w.replicas)) return undefined;
+  const pods = caches.pods.list(q.namespace).filter((p) => p.metadata.labels?.[OWNER_LABEL] === q.name);
+  if (!pods.length) return undefined;
+  const claimNames = new Set(
+    pods.flatMap((p) => (p.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName)),
+  );
+  const claims = [...claimNames]
+    .filter((n): n is string => !!n)
+    .map((n) => caches.claims?.get(q.namespace, n))
+    .filter((c): c is NonNullable<typeof c> => c !== undefined);
+  return podProblem(pods, claims);
 }
 
 /** The observation fields every outcome shares. `smoke` is the newest result: handed over or stored. */

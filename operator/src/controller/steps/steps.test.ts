@@ -10,13 +10,15 @@ import { PATCH_ANNOTATION } from '../../render/patch.ts';
 import { renderResolved } from '../../render/render.ts';
 import { computeStatus } from '../../status/conditions.ts';
 import { createLogger } from '../../telemetry/logger.ts';
-import type { KubeObject } from '../kube-client.ts';
+import { slimClaim, slimPod } from '../cache.ts';
+import { ApiError, type KubeObject } from '../kube-client.ts';
 import { applyObjects } from './apply.ts';
 import { EventRecorder, smokeEvent, transitionEvents } from './events.ts';
 import { deleteClaims, dropFinalizer, ensureFinalizer, FINALIZER, needsFinalizer } from './finalizer.ts';
 import { Blocked, blockedRequeueMs } from './ownership.ts';
 import { applyPatches, patchManager, removeStalePatches } from './patches.ts';
 import { prune } from './prune.ts';
+import { MAX_REFUSAL_MESSAGE, refusal, refusalDelay } from './refused.ts';
 import {
   ACCEPT_NEW_CREDENTIALS,
   CredentialsLost,
@@ -27,7 +29,7 @@ import {
   ensureInternal,
   ensureSecrets,
 } from './secrets.ts';
-import { baseObservation, statusPatch, writeStatus } from './status.ts';
+import { baseObservation, observePods, statusPatch, writeStatus } from './status.ts';
 
 const log = createLogger('silent');
 type Mq = MessageQueue & KubeObject;
@@ -337,6 +339,15 @@ describe('events step', () => {
       [{ type: 'Warning', reason: 'InvalidConfiguration', message: 'bad' }],
     );
     assert.deepEqual(transitionEvents([cond('Ready', 'True')], [cond('Ready', 'True')]), []);
+  });
+
+  test('a Stalled that stays True with a new message is news again; the same message is not', () => {
+    const was = [cond('Stalled', 'True', 'InvalidConfiguration', 'Secret a: metadata.labels: bad')];
+    assert.deepEqual(transitionEvents(was, was), []);
+    assert.deepEqual(transitionEvents(was, [cond('Stalled', 'True', 'Forbidden', 'Secret a: denied')]), [
+      { type: 'Warning', reason: 'Forbidden', message: 'Secret a: denied' },
+    ]);
+    assert.deepEqual(transitionEvents(was, [cond('Stalled', 'False', 'Reconciled', '')]), []);
   });
 
   test('smoke Events say what happened; a failed write of an Event is swallowed', async () => {
@@ -671,5 +682,205 @@ describe('blocked requeue', () => {
     assert.equal(blockedRequeueMs(b, stalled('NotManaged', '2026-01-01T00:00:00Z'), now), 300_000);
     assert.equal(blockedRequeueMs(b, stalled('CredentialsLost', '2026-01-01T00:00:00Z'), now), 5_000);
     assert.equal(blockedRequeueMs(new Blocked('waiting', 'X', 'x', 15_000), undefined, now), 15_000);
+  });
+});
+
+describe('refused writes', () => {
+  // The Status the API server sends for a label value it refuses (kube-apiserver 1.34).
+  const invalidLabel = new ApiError(
+    422,
+    'Invalid',
+    "Secret \"orders-credentials\" is invalid: metadata.labels: Invalid value: \"7.4.6+deb12\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.'",
+    {
+      kind: 'Secret',
+      name: 'orders-credentials',
+      causes: [
+        {
+          reason: 'FieldValueInvalid',
+          message:
+            "Invalid value: \"7.4.6+deb12\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.'",
+          field: 'metadata.labels',
+        },
+      ],
+    },
+  );
+
+  test('400, 413 and 422 are InvalidConfiguration naming the object and the field; 403 is Forbidden', () => {
+    assert.deepEqual(refusal(invalidLabel), {
+      reason: 'InvalidConfiguration',
+      message:
+        "Secret orders-credentials: metadata.labels: Invalid value: \"7.4.6+deb12\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.'",
+    });
+    const denied = new ApiError(
+      403,
+      'Forbidden',
+      'secrets "orders-credentials" is forbidden: exceeded quota: small, requested: count/secrets=1, used: count/secrets=10, limited: count/secrets=10',
+      { kind: 'secrets', name: 'orders-credentials' },
+    );
+    assert.deepEqual(refusal(denied, { kind: 'Secret', name: 'orders-credentials' }), {
+      reason: 'Forbidden',
+      message: `Secret orders-credentials: ${denied.message}`,
+    });
+    assert.equal(refusal(new ApiError(400, 'BadRequest', 'bad'))?.reason, 'InvalidConfiguration');
+    assert.equal(refusal(new ApiError(413, 'RequestEntityTooLarge', 'big'))?.reason, 'InvalidConfiguration');
+  });
+
+  test('transient answers, conflicts, a terminating namespace and non-API errors are not refusals', () => {
+    for (const status of [404, 409, 429, 500, 503])
+      assert.equal(refusal(new ApiError(status, 'X', 'x')), undefined, String(status));
+    assert.equal(refusal(new Error('socket hang up')), undefined);
+    const terminating = new ApiError(
+      403,
+      'Forbidden',
+      'unable to create new content in namespace shop because it is being terminated',
+      {
+        causes: [
+          {
+            reason: 'NamespaceTerminating',
+            message: 'namespace shop is being terminated',
+            field: 'metadata.namespace',
+          },
+        ],
+      },
+    );
+    assert.equal(refusal(terminating), undefined);
+  });
+
+  test('a Secret’s data values are never repeated; long messages are cut', () => {
+    const data = new ApiError(
+      422,
+      'Invalid',
+      'Secret "x" is invalid: data[pass word]: Invalid value: "hunter2"',
+      {
+        kind: 'Secret',
+        name: 'x',
+        causes: [
+          { reason: 'FieldValueInvalid', message: 'Invalid value: "hunter2"', field: 'data[pass word]' },
+        ],
+      },
+    );
+    assert.equal(refusal(data)?.message, 'Secret x: data[pass word]: FieldValueInvalid');
+    const long = refusal(new ApiError(422, 'Invalid', 'y'.repeat(10_000)));
+    assert.equal(long?.message.length, MAX_REFUSAL_MESSAGE);
+  });
+
+  test('the requeue backs off from 30 s to 10 min', () => {
+    assert.deepEqual(
+      [1, 2, 3, 5, 6, 20].map(refusalDelay),
+      [30_000, 60_000, 120_000, 480_000, 600_000, 600_000],
+    );
+  });
+
+  test('a refused Secret create from the secrets step is a refusal naming the Secret and field', async () => {
+    const c = new FakeClient();
+    c.failWhen(
+      (x) => x.verb === 'create' && x.kind === 'Secret',
+      422,
+      invalidLabel.message,
+      invalidLabel.details,
+    );
+    const q = resolve(mq({ engine: 'redis' }));
+    const err = await ensureSecrets(c, q, () => undefined).catch((e: unknown) => e);
+    assert.match(refusal(err)?.message ?? '', /^Secret orders-credentials: metadata\.labels: Invalid value/);
+  });
+});
+
+describe('pod observation', () => {
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'orders-redis-0',
+      namespace: 'shop',
+      resourceVersion: '7',
+      labels: { 'mqop.dev/messagequeue': 'orders', 'app.kubernetes.io/name': 'redis' },
+      annotations: { big: 'x'.repeat(1000) },
+      managedFields: [{ manager: 'kube-controller-manager' }],
+    },
+    spec: {
+      containers: [{ name: 'redis', image: 'redis:7.4.6', env: [{ name: 'A', value: 'b' }] }],
+      volumes: [
+        { name: 'data', persistentVolumeClaim: { claimName: 'data-orders-redis-0' } },
+        { name: 'config', configMap: { name: 'orders-redis' } },
+      ],
+    },
+    status: {
+      phase: 'Pending',
+      conditions: [
+        {
+          type: 'PodScheduled',
+          status: 'False',
+          reason: 'Unschedulable',
+          message: '0/1 nodes are available: 1 Insufficient cpu.',
+        },
+        { type: 'Ready', status: 'False' },
+      ],
+    },
+  } as unknown as KubeObject;
+
+  test('the cache keeps only what says why (identity, owner label, PodScheduled, containers, claim names)', () => {
+    const slim = slimPod(pod as never);
+    assert.deepEqual(slim, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'orders-redis-0',
+        namespace: 'shop',
+        uid: undefined,
+        resourceVersion: '7',
+        labels: { 'mqop.dev/messagequeue': 'orders' },
+      },
+      spec: { volumes: [{ persistentVolumeClaim: { claimName: 'data-orders-redis-0' } }] },
+      status: {
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/1 nodes are available: 1 Insufficient cpu.',
+          },
+        ],
+        containerStatuses: undefined,
+        initContainerStatuses: undefined,
+      },
+    });
+    assert.ok(JSON.stringify(slim).length < JSON.stringify(pod).length / 3);
+    const claim = slimClaim({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: {
+        name: 'data-orders-redis-0',
+        namespace: 'shop',
+        labels: { 'mqop.dev/messagequeue': 'orders' },
+      },
+      spec: { storageClassName: 'fast', resources: { requests: { storage: '1Gi' } } },
+      status: { phase: 'Pending' },
+    } as never);
+    assert.deepEqual([claim.spec, claim.status], [{ storageClassName: 'fast' }, { phase: 'Pending' }]);
+  });
+
+  test('observePods reads this MessageQueue’s pods only, and only while something is not ready', () => {
+    const c = new FakeClient();
+    c.seed(slimPod(pod as never));
+    const other = structuredClone(pod);
+    other.metadata = {
+      ...other.metadata,
+      name: 'other-redis-0',
+      labels: { 'mqop.dev/messagequeue': 'other' },
+    };
+    c.seed(slimPod(other as never));
+    const q = { namespace: 'shop', name: 'orders' };
+    const notReady = [
+      { name: 'orders-redis', replicas: 1, readyReplicas: 0, updatedReplicas: 1, upToDate: true },
+    ];
+    assert.deepEqual(observePods(c.caches(), q, notReady), {
+      reason: 'Unschedulable',
+      message: 'pod orders-redis-0: Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.',
+    });
+    assert.equal(
+      observePods(c.caches(), q, [{ ...notReady[0], readyReplicas: 1 }] as typeof notReady),
+      undefined,
+    );
+    assert.equal(observePods(c.caches(), { namespace: 'shop', name: 'absent' }, notReady), undefined);
   });
 });
