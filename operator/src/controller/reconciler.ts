@@ -51,6 +51,8 @@ export interface SmokeHook {
 /** Requeue while waiting for something outside mqop (a user Secret, a sidecar target). */
 const WAITING_REQUEUE_MS = 30_000;
 const CREDENTIALS_REQUEUE_MS = 15_000;
+/** Requeue of a MessageQueue with patches in the user's objects (an invitation may be withdrawn). */
+const PATCH_RECHECK_MS = 60_000;
 
 export class Reconciler {
   private readonly client: Client;
@@ -151,11 +153,13 @@ export class Reconciler {
     const { invalid } = await applyObjects(this.client, this.caches, desired);
     let waitingFor: Observation['waitingFor'];
     if (!invalid) {
-      ({ waitingFor } = await applyPatches(this.client, q, patches));
+      const applied = await applyPatches(this.client, q, patches);
+      waitingFor = applied.waitingFor;
       await prune(this.client, this.caches, q, desired, this.log);
       // Patches only ever go out with the finalizer in place: without it there are none to look
-      // for (and no list of the namespace's objects on each reconcile).
-      if (hasFinalizer(cr)) await removeStalePatches(this.client, q, patches, this.log);
+      // for (and no list of the namespace's objects on each reconcile). A target that withdrew
+      // its invitation is not among the invited: its patch comes out.
+      if (hasFinalizer(cr)) await removeStalePatches(this.client, q, applied.invited, this.log);
       // Nothing left that garbage collection would not clean up: the finalizer goes (a spec change
       // dropped deleteClaim or the last patch target).
       if (!needsFinalizer(q) && hasFinalizer(cr)) await dropFinalizer(this.client, cr);
@@ -174,7 +178,9 @@ export class Reconciler {
     // A result that arrived during this reconcile is written by the next one; only then is the
     // next run due (the status read here would be one result behind).
     const smokeIn = handedOverSince ? undefined : this.smoke?.observe({ ...cr, status: after }, q, ready);
-    const requeue = [waitingFor ? WAITING_REQUEUE_MS : undefined, smokeIn].filter(
+    // The user's objects are not watched: a withdrawn invitation is noticed on this requeue.
+    const recheck = patches.length ? PATCH_RECHECK_MS : undefined;
+    const requeue = [waitingFor ? WAITING_REQUEUE_MS : undefined, smokeIn, recheck].filter(
       (x): x is number => x !== undefined,
     );
     return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;

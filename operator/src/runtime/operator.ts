@@ -99,6 +99,7 @@ export async function runOperator(
       image: cfg.operatorImage,
       namespace: cfg.operatorNamespace,
       imageRegistry: cfg.imageRegistry,
+      sidecarImages: cfg.sidecarImages,
     },
     instance: cfg.identity,
   });
