@@ -20,7 +20,7 @@ import { RenderMemo } from './render-memo.ts';
 import { MESSAGE_QUEUE, NAMESPACE } from './resources.ts';
 import type { SmokeOutcome } from './smoke-scheduler.ts';
 import { applyObjects } from './steps/apply.ts';
-import { EventRecorder, smokeEvent, transitionEvents } from './steps/events.ts';
+import { EventRecorder, type EventSpec, smokeEvent, transitionEvents } from './steps/events.ts';
 import {
   deleteClaims,
   dropFinalizer,
@@ -46,6 +46,8 @@ export interface ReconcilerOptions {
 /** Where the reconciler hands ready MessageQueues for smoke testing. */
 export interface SmokeHook {
   observe(cr: Mq, q: ResolvedQueue, ready: boolean): number | undefined;
+  /** The MessageQueue is gone: drop its queued run. */
+  forget?(key: string): void;
 }
 
 /** Requeue while waiting for something outside mqop (a user Secret, a sidecar target). */
@@ -126,6 +128,14 @@ export class Reconciler {
   forget(key: string): void {
     this.memo.forget(key);
     this.smokeResults.delete(key);
+    this.smoke?.forget?.(key);
+    const [namespace, name] = key.split('/') as [string, string];
+    this.metrics.forgetMessageQueue(namespace, name);
+  }
+
+  /** Records an Event on a MessageQueue (the smoke scheduler's deferrals). */
+  event(cr: Mq, e: EventSpec): Promise<void> {
+    return this.events.record(cr, e);
   }
 
   private async sync(key: string, current: Mq, q: ResolvedQueue): Promise<ReconcileOutcome | undefined> {

@@ -106,8 +106,12 @@ export async function runOperator(
   reconciler.enqueue = (key) => queue.add(key);
   if (cfg.smokeTests) {
     reconciler.smoke = new SmokeScheduler(log, metrics, {
+      maxConcurrent: cfg.smokeConcurrency,
+      maxPerNamespace: cfg.smokeConcurrencyPerNamespace,
+      triggerMinIntervalMs: cfg.smokeTriggerMinIntervalSeconds * 1000,
       secret: (ns, name) => cachedSecret(caches, ns, name),
       onResult: (key, outcome) => reconciler.smokeResult(key, outcome),
+      onDeferred: (cr, e) => void reconciler.event(cr, e),
     });
   }
   const all = () => [...mqInformers, ...[...owned.values()].flat()];

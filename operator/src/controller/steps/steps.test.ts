@@ -437,4 +437,45 @@ describe('events step', () => {
     });
     assert.equal(c.calls.length, 1);
   });
+  test('the same Event again bumps count and lastTimestamp instead of a new Event', async () => {
+    const c = new FakeClient();
+    const rec = new EventRecorder(c, log);
+    const cr = mq({ engine: 'redis' });
+    const passed = { type: 'Normal' as const, reason: 'SmokeTestPassed', message: '3/3 messages' };
+    for (let i = 0; i < 5; i++) await rec.record(cr, passed);
+    await rec.record(cr, { ...passed, message: '2/3 messages' });
+    await rec.record(mq({ engine: 'redis' }, 'other'), passed);
+    const creates = c.writes().filter((w) => w.verb === 'create');
+    assert.equal(creates.length, 3, 'one Event per object, reason and message');
+    const first = creates[0]?.name as string;
+    const stored = c.peek<{ count: number; firstTimestamp: string; lastTimestamp: string }>(
+      'Event',
+      'shop',
+      first,
+    );
+    assert.equal(stored?.count, 5);
+    assert.ok(stored && stored.lastTimestamp >= stored.firstTimestamp);
+    assert.equal(c.writes().filter((w) => w.verb === 'patch').length, 4);
+  });
+
+  test('an expired Event is created anew; the memory is bounded', async () => {
+    const c = new FakeClient();
+    const rec = new EventRecorder(c, log, 'mqop', 3);
+    const cr = mq({ engine: 'redis' });
+    const e = { type: 'Normal' as const, reason: 'R', message: 'm' };
+    await rec.record(cr, e);
+    await c.delete(
+      { apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true },
+      'shop',
+      c.writes()[0]?.name as string,
+    );
+    c.calls.length = 0;
+    await rec.record(cr, e);
+    assert.deepEqual(
+      c.writes().map((w) => w.verb),
+      ['patch', 'create'],
+    );
+    for (let i = 0; i < 10; i++) await rec.record(cr, { ...e, message: `m${i}` });
+    assert.equal(rec.size(), 3);
+  });
 });
