@@ -12,7 +12,7 @@ import { Informer } from '../controller/informer.ts';
 import { KubeClient, type KubeObject } from '../controller/kube-client.ts';
 import { LeaderElector } from '../controller/leader-election.ts';
 import { Reconciler } from '../controller/reconciler.ts';
-import { MESSAGE_QUEUE, OWNED_TYPES } from '../controller/resources.ts';
+import { MESSAGE_QUEUE, ownedTypes } from '../controller/resources.ts';
 import { SmokeScheduler } from '../controller/smoke-scheduler.ts';
 import { WorkQueue } from '../controller/work-queue.ts';
 import { createLogger, type Logger } from '../telemetry/logger.ts';
@@ -80,7 +80,7 @@ export async function runOperator(
         { namespace: ns, resyncMs: cfg.resyncSeconds * 1000, onError },
       ),
     );
-    for (const t of OWNED_TYPES) {
+    for (const t of ownedTypes(cfg.manageRoles)) {
       const key = `${t.apiVersion}/${t.kind}`;
       const list = owned.get(key) ?? [];
       list.push(

@@ -12,6 +12,7 @@ import { renderResolved } from '../../render/render.ts';
 import { computeStatus } from '../../status/conditions.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import type { KubeObject } from '../kube-client.ts';
+import { ownedTypes } from '../resources.ts';
 import { applyObjects } from './apply.ts';
 import { EventRecorder, smokeEvent, transitionEvents } from './events.ts';
 import { deleteClaims, dropFinalizer, ensureFinalizer, FINALIZER, needsFinalizer } from './finalizer.ts';
@@ -135,6 +136,41 @@ describe('secrets step', () => {
 });
 
 describe('apply step', () => {
+  test('an operator that does not manage Roles stalls a MessageQueue that needs one, writing nothing', async () => {
+    const c = new FakeClient();
+    const q = resolve(mq({ engine: 'rabbitmq', version: '3.13.7', replicas: 3 }));
+    const desired = renderResolved(q, { credentials: { username: 'u', password: 'p' } }).objects;
+    assert.ok(
+      desired.some((o) => o.kind === 'Role'),
+      'RabbitMQ 3.13 renders a Role',
+    );
+    const all = c.caches();
+    const caches = {
+      ...all,
+      owned: new Map(
+        [...all.owned].filter(([k]) => ownedTypes(false).some((t) => `${t.apiVersion}/${t.kind}` === k)),
+      ),
+    };
+    const { invalid } = await applyObjects(c, caches, desired);
+    assert.equal(invalid?.reason, 'NotPermitted');
+    assert.match(invalid?.message ?? '', /--manage-roles=false/);
+    assert.equal(c.writes().length, 0);
+    // 4.1 and later render none: the same operator applies them.
+    const current = resolve(mq({ engine: 'rabbitmq', replicas: 3 }));
+    const objs = renderResolved(current, { credentials: { username: 'u', password: 'p' } }).objects;
+    assert.deepEqual(
+      objs.filter((o) => ['Role', 'RoleBinding', 'ServiceAccount'].includes(o.kind)),
+      [],
+    );
+    assert.equal((await applyObjects(c, caches, objs)).invalid, undefined);
+    assert.deepEqual(
+      ownedTypes(false)
+        .map((t) => t.kind)
+        .filter((k) => /Role|ServiceAccount/.test(k)),
+      [],
+    );
+  });
+
   const desired = () => {
     // 3.x discovers peers through the Endpoints API: a Role and a RoleBinding.
     const q = resolve(mq({ engine: 'rabbitmq', replicas: 3, version: '3.13.7' }));
