@@ -207,7 +207,13 @@ test('a sidecar target without the opt-in is left untouched', async () => {
   const after = getJson<Deployment>(['get', 'deployment', STRANGER, '-n', NS]);
   assert.deepEqual(after.spec, before.spec, 'spec unchanged');
   assert.equal(after.metadata.generation, before.metadata.generation);
-  assert.deepEqual(after.metadata.annotations ?? {}, before.metadata.annotations ?? {});
+  const users = (d: Deployment) =>
+    Object.fromEntries(
+      Object.entries(d.metadata.annotations ?? {}).filter(
+        ([k]) => !k.startsWith('deployment.kubernetes.io/'),
+      ),
+    );
+  assert.deepEqual(users(after), users(before), 'annotations unchanged');
   const managers = (after.metadata.managedFields ?? []).map((m) => m.manager);
   assert.ok(!managers.includes(patchManager({ name: 'lonely' })), `managers: ${managers.join(', ')}`);
   assert.ok(rolledOut(STRANGER, ['app']), 'no sidecar');
