@@ -82,6 +82,8 @@ HELM="$("$ROOT/scripts/chart/tools.sh")/helm"
 # The tag stays mqop:dev; the image id in a pod annotation rolls the operator out when a rebuilt
 # image was loaded into a reused cluster.
 image_id=$(docker image inspect mqop:dev -f '{{.Id}}')
+# rbac.rabbitmqLegacyDiscovery: the e2e suite scales a RabbitMQ 3.10 cluster (07-scale), whose peer
+# discovery needs the Role the chart grants only with this value.
 # An interrupted earlier run can leave the release "pending-*", which blocks every upgrade.
 if "$HELM" status mqop -n mqop-system 2>/dev/null | grep -q '^STATUS: pending-'; then
   say "helm release mqop was left pending by an interrupted run: rolling it back"
@@ -90,6 +92,7 @@ fi
 "$HELM" upgrade --install mqop "$ROOT/charts/mqop" --namespace mqop-system --create-namespace \
   --wait --timeout 180s --set image.registry=docker.io --set image.repository=library/mqop \
   --set image.tag=dev --set image.pullPolicy=Never --set replicaCount=1 \
+  --set rbac.rabbitmqLegacyDiscovery=true \
   --set-string "podAnnotations.mqop\.dev/image-id=${image_id:7:12}" >/dev/null
 step[mqop]=$(since "$t")
 say "cluster ${step[cluster]}s, images built ${step[build]}s, loaded ${step[load]}s, helm ${step[mqop]}s"

@@ -82,14 +82,15 @@ the code path behind each rule is in charts/README.md. No wildcards.
 # (patch; the API server also checks create when the applied object does not exist yet), prune
 # (delete).
 - apiGroups: [""]
-  resources: [configmaps, services, serviceaccounts]
+  resources: [configmaps, services]
   verbs: [list, watch, create, patch, delete]
 - apiGroups: [apps]
   resources: [statefulsets]
   verbs: [list, watch, create, patch, delete]
-# Deployments also: get the user's Deployment before patching in a ZeroMQ sidecar (get), list
-# Deployments to remove stale sidecars (list), apply the sidecar with its own field manager (patch;
-# never create: the user's Deployment must exist).
+# Deployments also: get the user's Deployment before patching in a ZeroMQ sidecar (get; the patch
+# goes out only when the Deployment's mqop.dev/zeromq-sidecar annotation invites the
+# MessageQueue), list Deployments to remove stale sidecars (list), apply the sidecar with its own
+# field manager (patch; never create: the user's Deployment must exist).
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch, delete]
@@ -99,7 +100,12 @@ the code path behind each rule is in charts/README.md. No wildcards.
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
   verbs: [list, watch, create, patch, delete]
-# RabbitMQ < 4.1 gets a ServiceAccount, Role and RoleBinding for its peer discovery plugin.
+{{- if .Values.rbac.rabbitmqLegacyDiscovery }}
+# rbac.rabbitmqLegacyDiscovery: RabbitMQ < 4.1 gets a ServiceAccount, Role and RoleBinding for its
+# peer discovery plugin (rabbitmq.ts legacyDiscoveryRbac); --manage-roles=true watches them.
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [list, watch, create, patch, delete]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [list, watch, create, patch, delete]
@@ -110,10 +116,12 @@ the code path behind each rule is in charts/README.md. No wildcards.
 - apiGroups: [""]
   resources: [endpoints]
   verbs: [get]
-# Events about MessageQueues (reconciler.ts event); also needed for the RabbitMQ Role above.
+{{- end }}
+# Events about MessageQueues (steps/events.ts): create a new one, patch count and lastTimestamp
+# of the same Event again (aggregation). Also needed for the RabbitMQ Role above.
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  verbs: [create, patch]
 # deleteClaim: list the MessageQueue's claims by label and delete them (reconciler.ts finalize);
 # the claims and pods informers (list, watch, by the owner label) say why pods are not ready
 # (status/pods.ts: Unschedulable, CrashLoopBackOff, ImagePullBackOff, ClaimPending).

@@ -27,6 +27,12 @@ export interface OperatorSettings {
   imageRegistry?: string;
   /** Cluster DNS domain. */
   clusterDomain?: string;
+  /**
+   * Images a MessageQueue's `spec.image` may put into the ZeroMQ sidecar (which runs in the
+   * user's pods, with their network and ServiceAccount token). Any other image runs the central
+   * proxy only; the sidecar then runs mqop's own image.
+   */
+  sidecarImages?: readonly string[];
 }
 
 /** Default mqop image; the packaging step overrides it through the operator flag. */
@@ -66,7 +72,12 @@ export interface ResolvedQueue {
   serviceType: ServiceType;
   serviceAnnotations: Record<string, string>;
   networkPolicy: NetworkPolicySpec;
-  zeromq: { pattern: ZeroMQPattern; sidecarFor: string[] };
+  zeromq: {
+    pattern: ZeroMQPattern;
+    sidecarFor: string[];
+    /** The sidecar's image: mqop's own, or `spec.image` when the operator allows it (sidecarImages). */
+    sidecarImage: string;
+  };
   /** Whether the engine has user/password authentication (a credentials Secret). */
   supportsAuth: boolean;
   /** The Secret with `username` and `password`: the user's (`spec.auth.secretName`) or mqop's. */
@@ -113,6 +124,19 @@ export function smokeTimeoutSeconds(cr: MessageQueue): number {
   );
 }
 
+/**
+ * The ZeroMQ sidecar's image. The sidecar runs inside someone else's pod, so a tenant's
+ * `spec.image` goes there only when the operator's allow-list names it exactly; otherwise the
+ * sidecar runs mqop's own image (the central proxy, the tenant's own pod, still runs `spec.image`).
+ */
+export function sidecarImage(
+  specImage: string | undefined,
+  operatorImage: string,
+  allowed: readonly string[] = [],
+): string {
+  return specImage && allowed.includes(specImage) ? specImage : operatorImage;
+}
+
 /** Resolves a MessageQueue; throws only on programming errors, never on valid specs. */
 export function resolve(cr: MessageQueue, operator: OperatorSettings = {}): ResolvedQueue {
   const spec = cr.spec;
@@ -156,7 +180,11 @@ export function resolve(cr: MessageQueue, operator: OperatorSettings = {}): Reso
     serviceType: spec.service?.type ?? 'ClusterIP',
     serviceAnnotations: spec.service?.annotations ?? {},
     networkPolicy: spec.networkPolicy ?? {},
-    zeromq: { pattern: spec.zeromq?.pattern ?? 'pubsub', sidecarFor: spec.zeromq?.sidecarFor ?? [] },
+    zeromq: {
+      pattern: spec.zeromq?.pattern ?? 'pubsub',
+      sidecarFor: spec.zeromq?.sidecarFor ?? [],
+      sidecarImage: sidecarImage(spec.image, operatorImage, operator.sidecarImages),
+    },
     supportsAuth: traits.supportsAuth,
     credentialsSecret: spec.auth?.secretName || names.credentials,
     clusterDomain,

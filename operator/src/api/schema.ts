@@ -428,7 +428,8 @@ export const specSchema: JSONSchemaProps = {
         pattern: { type: 'string', enum: ['pubsub', 'pipeline'], default: 'pubsub' },
         sidecarFor: {
           type: 'array',
-          description: 'Deployments in this namespace that get a forwarding sidecar.',
+          description:
+            'Deployments in this namespace that get a forwarding sidecar; each must invite this MessageQueue with the annotation mqop.dev/zeromq-sidecar: <name>.',
           maxItems: 32,
           'x-kubernetes-list-type': 'set',
           items: { type: 'string', maxLength: 253, pattern: DNS_SUBDOMAIN },

@@ -95,7 +95,8 @@ describe('reconciler', () => {
     c.seed({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name: 'pricing', namespace: 'shop' },
+      // The opt-in (without it: SidecarNotInvited, steps.test.ts).
+      metadata: { name: 'pricing', namespace: 'shop', annotations: { 'mqop.dev/zeromq-sidecar': 'orders' } },
       spec: {},
     });
     const out = await r.reconcile('shop/orders');

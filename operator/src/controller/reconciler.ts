@@ -21,7 +21,7 @@ import { RenderMemo } from './render-memo.ts';
 import { MESSAGE_QUEUE, NAMESPACE } from './resources.ts';
 import type { SmokeOutcome } from './smoke-scheduler.ts';
 import { applyObjects } from './steps/apply.ts';
-import { EventRecorder, smokeEvent, transitionEvents } from './steps/events.ts';
+import { EventRecorder, type EventSpec, smokeEvent, transitionEvents } from './steps/events.ts';
 import {
   deleteClaims,
   dropFinalizer,
@@ -49,10 +49,14 @@ export interface ReconcilerOptions {
 /** Where the reconciler hands ready MessageQueues for smoke testing. */
 export interface SmokeHook {
   observe(cr: Mq, q: ResolvedQueue, ready: boolean): number | undefined;
+  /** The MessageQueue is gone: drop its queued run. */
+  forget?(key: string): void;
 }
 
 /** Requeue while waiting for something outside mqop (a user Secret, a sidecar target). */
 const WAITING_REQUEUE_MS = 30_000;
+/** Requeue of a MessageQueue with patches in the user's objects (an invitation may be withdrawn). */
+const PATCH_RECHECK_MS = 60_000;
 
 export class Reconciler {
   private readonly client: Client;
@@ -129,6 +133,14 @@ export class Reconciler {
     this.memo.forget(key);
     this.refusals.delete(key);
     this.smokeResults.delete(key);
+    this.smoke?.forget?.(key);
+    const [namespace, name] = key.split('/') as [string, string];
+    this.metrics.forgetMessageQueue(namespace, name);
+  }
+
+  /** Records an Event on a MessageQueue (the smoke scheduler's deferrals). */
+  event(cr: Mq, e: EventSpec): Promise<void> {
+    return this.events.record(cr, e);
   }
 
   private async sync(key: string, current: Mq, q: ResolvedQueue): Promise<ReconcileOutcome | undefined> {
@@ -153,6 +165,7 @@ export class Reconciler {
     let desired: K8sObject[] = [];
     let invalid: Observation['invalid'];
     let waitingFor: Observation['waitingFor'];
+    let patches = 0;
     try {
       // Finalizer and Secrets are independent writes: they go out together (one round trip
       // instead of two on a new MessageQueue). Objects created before the finalizer lands are
@@ -179,11 +192,14 @@ export class Reconciler {
       if (applied.blocked) return this.blocked(key, cr, q, applied.blocked);
       invalid = applied.invalid;
       if (!invalid) {
-        ({ waitingFor } = await applyPatches(this.client, q, rendered.patches));
+        const patched = await applyPatches(this.client, q, rendered.patches);
+        waitingFor = patched.waitingFor;
+        patches = rendered.patches.length;
         await prune(this.client, this.caches, q, desired, this.log);
         // Patches only ever go out with the finalizer in place: without it there are none to
-        // look for (and no list of the namespace's objects on each reconcile).
-        if (hasFinalizer(cr)) await removeStalePatches(this.client, q, rendered.patches, this.log);
+        // look for (and no list of the namespace's objects on each reconcile). A target that
+        // withdrew its invitation is not among the invited: its patch comes out.
+        if (hasFinalizer(cr)) await removeStalePatches(this.client, q, patched.invited, this.log);
         // Nothing left that garbage collection would not clean up: the finalizer goes (a spec
         // change dropped deleteClaim or the last patch target).
         if (!needsFinalizer(q) && hasFinalizer(cr)) await dropFinalizer(this.client, cr);
@@ -217,7 +233,9 @@ export class Reconciler {
     // A result that arrived during this reconcile is written by the next one; only then is the
     // next run due (the status read here would be one result behind).
     const smokeIn = handedOverSince ? undefined : this.smoke?.observe({ ...cr, status: after }, q, ready);
-    const requeue = [waitingFor ? WAITING_REQUEUE_MS : undefined, smokeIn].filter(
+    // The user's objects are not watched: a withdrawn invitation is noticed on this requeue.
+    const recheck = patches ? PATCH_RECHECK_MS : undefined;
+    const requeue = [waitingFor ? WAITING_REQUEUE_MS : undefined, smokeIn, recheck].filter(
       (x): x is number => x !== undefined,
     );
     return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;

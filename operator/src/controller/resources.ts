@@ -41,6 +41,16 @@ export const OWNED_TYPES: readonly ResourceType[] = [
   T('rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings'),
 ];
 
+/**
+ * Kinds only RabbitMQ before 4.1 renders (its peer discovery reads the Kubernetes API). An operator
+ * started with `--manage-roles=false` neither watches nor writes them, so its RBAC needs no rights
+ * on them (nor the rights such a Role grants). Pure.
+ */
+const ROLE_KINDS = new Set(['Role', 'RoleBinding', 'ServiceAccount']);
+export function ownedTypes(manageRoles: boolean): readonly ResourceType[] {
+  return manageRoles ? OWNED_TYPES : OWNED_TYPES.filter((t) => !ROLE_KINDS.has(t.kind));
+}
+
 const BY_KIND = new Map(
   [...OWNED_TYPES, MESSAGE_QUEUE, EVENT, PVC, POD, NAMESPACE, LEASE].map((t) => [
     `${t.apiVersion}/${t.kind}`,

@@ -33,6 +33,17 @@ export interface UserObjectPatches {
   marker(q: Pick<ResolvedQueue, 'name'>): string;
   /** Whether this MessageQueue wants any patch now (then deletion needs a finalizer). */
   wanted(q: ResolvedQueue): boolean;
+  /**
+   * Consent: the target object must invite this MessageQueue (an annotation the user sets on it).
+   * Without it the controller writes nothing to the target and the MessageQueue waits, with
+   * `hint` in its status; a patch whose invitation is withdrawn is taken out again.
+   */
+  invitation: {
+    /** The annotation on the target that must name the MessageQueue. */
+    annotation: string;
+    /** Whether the target's annotations invite this MessageQueue. */
+    invites(annotations: Record<string, string> | undefined, q: Pick<ResolvedQueue, 'name'>): boolean;
+  };
 }
 
 export interface EngineModule {

@@ -3,8 +3,11 @@
  * forwarder for `pubsub`, PULL/PUSH streamer for `pipeline`) behind a Service. Producers connect
  * to the frontend (5555), consumers to the backend (5556).
  *
- * `zeromq.sidecarFor` names Deployments of the user's; each gets a forwarding sidecar container
- * through server-side apply (a partial Deployment, see PATCH_ANNOTATION). The application talks
+ * `zeromq.sidecarFor` names Deployments of the user's; each that invites the MessageQueue (the
+ * annotation `mqop.dev/zeromq-sidecar: <messagequeue>` on the Deployment, see SIDECAR_INVITATION)
+ * gets a forwarding sidecar container through server-side apply (a partial Deployment, see
+ * PATCH_ANNOTATION); nothing else of the Deployment is written. The sidecar runs mqop's own image
+ * unless the operator's allow-list names `spec.image` (`ctx.zeromq.sidecarImage`). The application talks
  * to the sidecar on localhost (publish/push to 5557, subscribe/pull from 5558); the sidecar relays
  * to the central proxy. ZeroMQ has no user/password scheme here: restrict access with
  * `spec.networkPolicy`.
@@ -14,6 +17,7 @@
 import type { Chart } from 'cdk8s';
 import { ApiObject } from 'cdk8s';
 import type { k8s } from 'cdk8s-plus-34';
+import type { ResolvedQueue } from '../api/resolve.ts';
 import type { RenderContext } from '../render/context.ts';
 import { PATCH_ANNOTATION } from '../render/patch.ts';
 import { restrictedContainerSecurityContext } from '../render/security.ts';
@@ -32,6 +36,20 @@ const SIDECAR_HEALTH_PORT = 18080;
 export const MQOP_UID = 65532;
 /** Name of the container mqop adds to the user's Deployments. */
 export const SIDECAR_CONTAINER = 'mqop-zmq-sidecar';
+/**
+ * The annotation a Deployment carries to invite one MessageQueue's sidecar, its value the
+ * MessageQueue's name. One name, not a list: the sidecar binds fixed loopback ports (5557, 5558),
+ * so a pod holds at most one.
+ */
+export const SIDECAR_INVITATION = 'mqop.dev/zeromq-sidecar';
+
+/** Whether a Deployment's annotations invite this MessageQueue's sidecar. Pure. */
+export function invitesSidecar(
+  annotations: Record<string, string> | undefined,
+  q: Pick<ResolvedQueue, 'name'>,
+): boolean {
+  return annotations?.[SIDECAR_INVITATION]?.trim() === q.name;
+}
 
 /** `spec.config` tuning keys become flags of `mqop zmq-proxy`. */
 function tuningFlags(ctx: RenderContext): string[] {
@@ -57,6 +75,7 @@ export const zeromq: EngineModule = {
     field: 'zeromq.sidecarFor',
     marker: sidecarMarker,
     wanted: (q) => q.zeromq.sidecarFor.length > 0,
+    invitation: { annotation: SIDECAR_INVITATION, invites: invitesSidecar },
   },
 
   binding(ctx) {
@@ -138,7 +157,8 @@ export const zeromq: EngineModule = {
               containers: [
                 {
                   name: SIDECAR_CONTAINER,
-                  image: ctx.image,
+                  // Never a tenant's arbitrary image in someone else's pod (resolve.ts sidecarImage).
+                  image: ctx.zeromq.sidecarImage,
                   command: ['mqop'],
                   args: [
                     'zmq-proxy',

@@ -12,7 +12,7 @@ import { Informer } from '../controller/informer.ts';
 import { KubeClient, type KubeObject } from '../controller/kube-client.ts';
 import { LeaderElector } from '../controller/leader-election.ts';
 import { Reconciler } from '../controller/reconciler.ts';
-import { MESSAGE_QUEUE, OWNED_TYPES, POD, PVC } from '../controller/resources.ts';
+import { MESSAGE_QUEUE, ownedTypes, POD, PVC } from '../controller/resources.ts';
 import { SmokeScheduler } from '../controller/smoke-scheduler.ts';
 import { WorkQueue } from '../controller/work-queue.ts';
 import type { ClaimLike, PodLike } from '../status/pods.ts';
@@ -85,7 +85,7 @@ export async function runOperator(
         { namespace: ns, resyncMs: cfg.resyncSeconds * 1000, onError },
       ),
     );
-    for (const t of OWNED_TYPES) {
+    for (const t of ownedTypes(cfg.manageRoles)) {
       const key = `${t.apiVersion}/${t.kind}`;
       const list = owned.get(key) ?? [];
       list.push(
@@ -109,14 +109,19 @@ export async function runOperator(
       image: cfg.operatorImage,
       namespace: cfg.operatorNamespace,
       imageRegistry: cfg.imageRegistry,
+      sidecarImages: cfg.sidecarImages,
     },
     instance: cfg.identity,
   });
   reconciler.enqueue = (key) => queue.add(key);
   if (cfg.smokeTests) {
     reconciler.smoke = new SmokeScheduler(log, metrics, {
+      maxConcurrent: cfg.smokeConcurrency,
+      maxPerNamespace: cfg.smokeConcurrencyPerNamespace,
+      triggerMinIntervalMs: cfg.smokeTriggerMinIntervalSeconds * 1000,
       secret: (ns, name) => cachedSecret(caches, ns, name),
       onResult: (key, outcome) => reconciler.smokeResult(key, outcome),
+      onDeferred: (cr, e) => void reconciler.event(cr, e),
     });
   }
   const all = () => [...mqInformers, ...[...owned.values()].flat(), ...pods, ...claims];

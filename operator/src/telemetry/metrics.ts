@@ -1,5 +1,16 @@
-/** Prometheus metrics of the operator. Labels never carry secrets. */
+/**
+ * Prometheus metrics of the operator. Labels never carry secrets. Series labelled with one
+ * MessageQueue (namespace, name) go when it is deleted (`forgetMessageQueue`), so a cluster that
+ * churns MessageQueues does not grow the scrape forever.
+ */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Labels of the per-MessageQueue series. */
+export interface QueueLabels {
+  namespace: string;
+  name: string;
+  engine: string;
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -62,6 +73,28 @@ export class Metrics {
     help: '1 while this replica leads',
     registers: [this.registry],
   });
+
+  /** The label sets of per-MessageQueue series, by `namespace/name` (engine can differ per name over time). */
+  private readonly perQueue = new Map<string, Map<string, QueueLabels>>();
+
+  /** The last smoke result of a MessageQueue: passed (1/0) and, when passed, its p99 latency. */
+  setSmokeResult(labels: QueueLabels, ok: boolean, p99Millis: number): void {
+    const key = `${labels.namespace}/${labels.name}`;
+    const sets = this.perQueue.get(key) ?? new Map<string, QueueLabels>();
+    sets.set(labels.engine, { ...labels });
+    this.perQueue.set(key, sets);
+    this.smokeResult.set(labels, ok ? 1 : 0);
+    if (ok) this.smokeLatency.set(labels, p99Millis);
+  }
+
+  /** Removes every series of a deleted MessageQueue. */
+  forgetMessageQueue(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    for (const labels of this.perQueue.get(key)?.values() ?? []) {
+      for (const g of [this.smokeResult, this.smokeLatency]) g.remove(labels);
+    }
+    this.perQueue.delete(key);
+  }
 
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry });

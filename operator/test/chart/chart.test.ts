@@ -26,6 +26,7 @@ import type { MessageQueue } from '../../src/api/types.ts';
 import type { KubeObject } from '../../src/controller/kube-client.ts';
 import { MESSAGE_QUEUE, typeOf } from '../../src/controller/resources.ts';
 import { FINALIZER, needsFinalizer } from '../../src/controller/steps/finalizer.ts';
+import { SIDECAR_INVITATION } from '../../src/engines/zeromq.ts';
 import { render } from '../../src/render/render.ts';
 import {
   type Cluster,
@@ -249,6 +250,126 @@ describe('rendered chart', () => {
   });
 });
 
+describe('RBAC as narrow as the features allow', () => {
+  type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+  const rules = (objs: Obj[], kind: string) =>
+    objs.filter((o) => o.kind === kind && o.metadata.name === 'mqop').flatMap((o) => o.rules as Rule[]);
+  /** `group/resource: verbs` of every rule, sorted. */
+  const grants = (rs: Rule[]) =>
+    rs
+      .flatMap((r) =>
+        r.apiGroups.flatMap((g) => r.resources.map((res) => `${g || 'core'}/${res}: ${r.verbs.join(',')}`)),
+      )
+      .sort();
+  const COMMON = [
+    'apps/deployments: get,list,watch,create,patch,delete',
+    'apps/statefulsets: list,watch,create,patch,delete',
+    'core/configmaps: list,watch,create,patch,delete',
+    'core/events: create,patch',
+    'core/namespaces: get',
+    'core/persistentvolumeclaims: list,delete',
+    'core/secrets: get,list,watch,create,patch,delete',
+    'core/services: list,watch,create,patch,delete',
+    'mqop.dev/messagequeues/finalizers: update',
+    'mqop.dev/messagequeues/status: patch',
+    'mqop.dev/messagequeues: get,list,watch,patch',
+    'networking.k8s.io/networkpolicies: list,watch,create,patch,delete',
+    'policy/poddisruptionbudgets: list,watch,create,patch,delete',
+  ];
+  const LEGACY = [
+    'core/endpoints: get',
+    'core/serviceaccounts: list,watch,create,patch,delete',
+    'rbac.authorization.k8s.io/rolebindings: list,watch,create,patch,delete',
+    'rbac.authorization.k8s.io/roles: list,watch,create,patch,delete',
+  ];
+  const args = (objs: Obj[]) =>
+    (
+      (
+        objs.find((o) => o.kind === 'Deployment') as Obj & {
+          spec: { template: { spec: { containers: { args: string[] }[] } } };
+        }
+      ).spec.template.spec.containers[0] as { args: string[] }
+    ).args;
+
+  test('default (RabbitMQ 4.1+ needs no Role): no rights on roles, rolebindings, serviceaccounts, endpoints', async () => {
+    for (const [mode, sets] of MODES) {
+      const objs = docs(await template(sets));
+      const kind = mode === 'namespaced' ? 'Role' : 'ClusterRole';
+      assert.deepEqual(grants(rules(objs, kind)), [...COMMON].sort(), mode);
+      assert.ok(args(objs).includes('--manage-roles=false'));
+    }
+  });
+
+  test('rbac.rabbitmqLegacyDiscovery=true adds exactly what the pre-4.1 discovery Role needs', async () => {
+    for (const [mode, sets] of MODES) {
+      const objs = docs(await template([...sets, 'rbac.rabbitmqLegacyDiscovery=true']));
+      const kind = mode === 'namespaced' ? 'Role' : 'ClusterRole';
+      assert.deepEqual(grants(rules(objs, kind)), [...COMMON, ...LEGACY].sort(), mode);
+      assert.ok(args(objs).includes('--manage-roles=true'));
+    }
+  });
+
+  test('smoke fairness and sidecar images are operator flags from the values', async () => {
+    const a = args(docs(await template()));
+    for (const f of [
+      '--smoke-concurrency=2',
+      '--smoke-concurrency-per-namespace=1',
+      '--smoke-trigger-min-interval-seconds=30',
+    ])
+      assert.ok(a.includes(f), f);
+    assert.ok(!a.some((x) => x.startsWith('--sidecar-images')));
+    const b = args(
+      docs(
+        await template([
+          'smoke.concurrency=8',
+          'smoke.concurrencyPerNamespace=2',
+          'sidecarImages={r.example/a:1,r.example/b:2}',
+        ]),
+      ),
+    );
+    assert.ok(b.includes('--smoke-concurrency=8'));
+    assert.ok(b.includes('--smoke-concurrency-per-namespace=2'));
+    assert.ok(b.includes('--sidecar-images=r.example/a:1,r.example/b:2'));
+  });
+
+  test('the NetworkPolicy is closed by default: no ingress; egress only DNS, API server, broker ports', async () => {
+    type Np = Obj & {
+      spec: {
+        policyTypes: string[];
+        ingress: unknown[];
+        egress: { to?: Record<string, unknown>[]; ports: { port: number | string }[] }[];
+      };
+    };
+    const np = docs(await template()).find((o) => o.kind === 'NetworkPolicy') as Np;
+    assert.deepEqual(np.spec.policyTypes, ['Ingress', 'Egress']);
+    assert.deepEqual(np.spec.ingress, []);
+    assert.ok(
+      np.spec.egress.every((r) => r.ports.length > 0),
+      'every egress rule names its ports',
+    );
+    assert.deepEqual(
+      np.spec.egress.map((r) => r.ports.map((p) => p.port)),
+      [
+        [53, 53],
+        [443, 6443],
+        [5672, 61616, 6379, 26379, 9092, 8080, 8081, 9876, 10911, 5555, 5556],
+      ],
+    );
+    assert.deepEqual(np.spec.egress[2]?.to, [
+      { namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/managed-by': 'mqop' } } },
+    ]);
+    const open = docs(
+      await template(['networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=monitoring']),
+    ).find((o) => o.kind === 'NetworkPolicy') as Np;
+    assert.deepEqual(open.spec.ingress, [
+      {
+        ports: [{ port: 'metrics', protocol: 'TCP' }],
+        from: [{ namespaceSelector: { matchLabels: { team: 'monitoring' } } }],
+      },
+    ]);
+  });
+});
+
 // ---- kube-score ------------------------------------------------------------------------------
 
 interface Finding {
@@ -427,12 +548,20 @@ describe('against a real API server', () => {
       spec,
     }) as Obj;
 
-  /** One MessageQueue per engine, chosen to reach every RBAC rule. */
-  const specs = (): [string, Record<string, unknown>][] => [
+  /**
+   * One MessageQueue per engine, chosen to reach every RBAC rule. `legacy`: the chart grants the
+   * pre-4.1 RabbitMQ discovery rights (rbac.rabbitmqLegacyDiscovery), so RabbitMQ runs 3.13.
+   */
+  const specs = (legacy: boolean): [string, Record<string, unknown>][] => [
     // < 4.1: a ServiceAccount, Role and RoleBinding (RBAC escalation check on our own rules).
     [
       'rabbitmq',
-      { engine: 'rabbitmq', version: '3.13.7', replicas: 1, storage: { size: '1Gi', deleteClaim: true } },
+      {
+        engine: 'rabbitmq',
+        ...(legacy ? { version: '3.13.7' } : {}),
+        replicas: 1,
+        storage: { size: '1Gi', deleteClaim: true },
+      },
     ],
     ['redis', { engine: 'redis', replicas: 3, storage: { size: '1Gi', deleteClaim: true } }],
     ['kafka', { engine: 'kafka', replicas: 1, storage: { ephemeral: true } }],
@@ -453,6 +582,7 @@ describe('against a real API server', () => {
 
   /** Runs the operator as the chart's ServiceAccount over `namespaces` and checks it never hears 403. */
   async function reconcileAs(release: string, sets: string[], namespaces: string[], watch?: string[]) {
+    const legacy = sets.includes('rbac.rabbitmqLegacyDiscovery=true');
     // An operator left over from a failed test would hold the Lease.
     await op?.kill('SIGKILL');
     op = undefined;
@@ -461,7 +591,13 @@ describe('against a real API server', () => {
     await c.kubectl(['delete', 'lease', 'mqop-leader', '-n', RELEASE_NS, '--ignore-not-found']);
     op = await startOperator(
       { ...c, kubeconfig },
-      { identity: release, namespaces: watch, resyncSeconds: 5 },
+      {
+        identity: release,
+        namespaces: watch,
+        resyncSeconds: 5,
+        // What the chart's Deployment passes (deployment.yaml) for this RBAC.
+        extraArgs: [`--manage-roles=${legacy}`],
+      },
     );
     await waitFor(
       () => op?.log().includes('caches synced'),
@@ -473,7 +609,8 @@ describe('against a real API server', () => {
       await c.client.create({
         apiVersion: 'apps/v1',
         kind: 'Deployment',
-        metadata: { name: 'app', namespace: ns },
+        // The opt-in for the `zeromq` MessageQueue's sidecar.
+        metadata: { name: 'app', namespace: ns, annotations: { [SIDECAR_INVITATION]: 'zeromq' } },
         spec: {
           replicas: 1,
           selector: { matchLabels: { app: 'app' } },
@@ -483,11 +620,11 @@ describe('against a real API server', () => {
           },
         },
       } as Obj);
-      for (const [name, spec] of specs()) await c.client.create(mq(ns, name, spec));
+      for (const [name, spec] of specs(legacy)) await c.client.create(mq(ns, name, spec));
       await c.client.create(mq(ns, STALLED, STALLED_SPEC));
     }
     for (const ns of namespaces) {
-      for (const [name, spec] of specs()) {
+      for (const [name, spec] of specs(legacy)) {
         const cr = await waitFor(
           async () => {
             const x = await c.client.get<MessageQueue & KubeObject>(MESSAGE_QUEUE, ns, name);
@@ -556,7 +693,7 @@ describe('against a real API server', () => {
 
     // Deletion: sidecar removal, claim deletion (deleteClaim), finalizer removal.
     for (const ns of namespaces) {
-      for (const name of [...specs().map(([n]) => n), STALLED]) {
+      for (const name of [...specs(legacy).map(([n]) => n), STALLED]) {
         await c.kubectl(['delete', 'mq', name, '-n', ns, '--wait=false']);
       }
     }
@@ -590,10 +727,16 @@ describe('against a real API server', () => {
   }
 
   test('namespaced mode: the operator, with only the chart RBAC, reconciles and deletes every engine', async () => {
-    await reconcileAs('mqop-ns', NAMESPACED, ['team-a', 'team-b'], ['team-a', 'team-b']);
+    // With the pre-4.1 RabbitMQ rights: RabbitMQ 3.13 and its discovery Role.
+    await reconcileAs(
+      'mqop-ns',
+      [...NAMESPACED, 'rbac.rabbitmqLegacyDiscovery=true'],
+      ['team-a', 'team-b'],
+      ['team-a', 'team-b'],
+    );
   });
 
-  test('cluster-wide mode: the same with the ClusterRole', async () => {
+  test('cluster-wide mode: the same with the ClusterRole (default values: no Role rights)', async () => {
     await reconcileAs('mqop-all', [], ['chart-all']);
   });
 });

@@ -1,18 +1,23 @@
 /**
- * ZeroMQ: mqop adds its forwarding sidecar to the Deployments named in `zeromq.sidecarFor`, and
- * messages flow between them through the central proxy. `pricing` publishes to its sidecar
- * (127.0.0.1:5557), `dashboard` subscribes at its own (127.0.0.1:5558): two pods, so the only
- * path is sidecar -> proxy -> sidecar. Dropping a Deployment from the list takes the sidecar out.
+ * ZeroMQ: mqop adds its forwarding sidecar to the Deployments named in `zeromq.sidecarFor` that
+ * invite it (annotation `mqop.dev/zeromq-sidecar: <messagequeue>`), and messages flow between them
+ * through the central proxy. `pricing` publishes to its sidecar (127.0.0.1:5557), `dashboard`
+ * subscribes at its own (127.0.0.1:5558): two pods, so the only path is sidecar -> proxy ->
+ * sidecar. Dropping a Deployment from the list takes the sidecar out. A Deployment named in the
+ * list without the annotation is never written.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { SIDECAR_CONTAINER } from '../../src/engines/zeromq.ts';
+import { patchManager } from '../../src/controller/steps/patches.ts';
+import { SIDECAR_CONTAINER, SIDECAR_INVITATION } from '../../src/engines/zeromq.ts';
 import {
   apply,
   createNamespace,
   deleteNamespace,
+  describeMq,
   getJson,
+  getMq,
   KUBECTL,
   kubectl,
   mq,
@@ -22,11 +27,18 @@ import {
 
 const NS = 'e2e-zeromq';
 const APPS = ['pricing', 'dashboard'];
+/** Named in a MessageQueue's sidecarFor, but without the opt-in annotation. */
+const STRANGER = 'stranger';
 
-const app = (name: string) => ({
+/** A Deployment of the user's; `invites` names the MessageQueue whose sidecar it accepts. */
+const app = (name: string, invites: string | null = 'ticks') => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
-  metadata: { name, namespace: NS },
+  metadata: {
+    name,
+    namespace: NS,
+    ...(invites === null ? {} : { annotations: { [SIDECAR_INVITATION]: invites } }),
+  },
   spec: {
     replicas: 1,
     selector: { matchLabels: { app: name } },
@@ -47,7 +59,11 @@ const app = (name: string) => ({
 });
 
 interface Deployment {
-  metadata: { generation: number };
+  metadata: {
+    generation: number;
+    annotations?: Record<string, string>;
+    managedFields?: { manager: string }[];
+  };
   spec: { template: { spec: { containers: { name: string }[] } } };
   status: {
     observedGeneration?: number;
@@ -127,7 +143,7 @@ p.connect('tcp://127.0.0.1:5557');
 
 before(() => {
   createNamespace(NS);
-  apply(...APPS.map(app));
+  apply(...APPS.map((name) => app(name)), app(STRANGER, null));
   apply(mq(NS, 'ticks', { engine: 'zeromq', replicas: 1, zeromq: { pattern: 'pubsub', sidecarFor: APPS } }));
 });
 
@@ -164,4 +180,42 @@ test('dropping a Deployment from sidecarFor takes the sidecar out of it', async 
     () => kubectl(['get', 'deploy', 'dashboard', '-n', NS, '-o', 'yaml']),
   );
   assert.ok(rolledOut('pricing', ['app', SIDECAR_CONTAINER]), 'pricing keeps its sidecar');
+});
+
+test('a sidecar target without the opt-in is left untouched', async () => {
+  const before = getJson<Deployment>(['get', 'deployment', STRANGER, '-n', NS]);
+  // Its own MessageQueue, so `ticks` stays Ready for the tests above.
+  apply(
+    mq(NS, 'lonely', {
+      engine: 'zeromq',
+      replicas: 1,
+      zeromq: { pattern: 'pubsub', sidecarFor: [STRANGER] },
+    }),
+  );
+  const waiting = await waitFor(
+    () =>
+      getMq(NS, 'lonely').status?.conditions?.find(
+        (c) => c.type === 'Ready' && c.status === 'False' && c.reason === 'SidecarNotInvited',
+      ),
+    120_000,
+    () => describeMq(NS, 'lonely'),
+  );
+  assert.match(waiting.message, new RegExp(`Deployment ${STRANGER} \\(zeromq\\.sidecarFor\\)`));
+  assert.match(waiting.message, new RegExp(`${SIDECAR_INVITATION}: lonely`));
+  // Give mqop a few more reconciles (it requeues a waiting MessageQueue every 30 s).
+  await new Promise((r) => setTimeout(r, 35_000));
+  const after = getJson<Deployment>(['get', 'deployment', STRANGER, '-n', NS]);
+  assert.deepEqual(after.spec, before.spec, 'spec unchanged');
+  assert.equal(after.metadata.generation, before.metadata.generation);
+  const users = (d: Deployment) =>
+    Object.fromEntries(
+      Object.entries(d.metadata.annotations ?? {}).filter(
+        ([k]) => !k.startsWith('deployment.kubernetes.io/'),
+      ),
+    );
+  assert.deepEqual(users(after), users(before), 'annotations unchanged');
+  const managers = (after.metadata.managedFields ?? []).map((m) => m.manager);
+  assert.ok(!managers.includes(patchManager({ name: 'lonely' })), `managers: ${managers.join(', ')}`);
+  assert.ok(rolledOut(STRANGER, ['app']), 'no sidecar');
+  kubectl(['delete', 'messagequeue', 'lonely', '-n', NS, '--wait=true']);
 });

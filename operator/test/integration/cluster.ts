@@ -136,6 +136,8 @@ export async function startOperator(
     leaderElect?: boolean;
     namespaces?: string[];
     concurrency?: number;
+    /** More flags of `mqop operator`, e.g. `--operator-image=...`. */
+    extraArgs?: string[];
   },
 ): Promise<OperatorProcess> {
   const port = await freePort();
@@ -153,6 +155,7 @@ export async function startOperator(
     '--log-level=info',
   ];
   if (opts.namespaces) args.push(`--namespaces=${opts.namespaces.join(',')}`);
+  args.push(...(opts.extraArgs ?? []));
   const proc = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout?.on('data', (d) => {

@@ -13,6 +13,7 @@ import type { KubeObject } from '../../src/controller/kube-client.ts';
 import { MESSAGE_QUEUE, NAMESPACE, OWNED_TYPES, POD, PVC, SECRET } from '../../src/controller/resources.ts';
 import { FINALIZER } from '../../src/controller/steps/finalizer.ts';
 import { engineModule } from '../../src/engines/index.ts';
+import { SIDECAR_INVITATION } from '../../src/engines/zeromq.ts';
 import { render } from '../../src/render/render.ts';
 import { BAD_INPUTS } from '../bad-input.ts';
 import { BAD_TENANTS } from '../bad-tenant.ts';
@@ -467,7 +468,8 @@ describe('ZeroMQ sidecars', () => {
     const deployment = (name: string) => ({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name, namespace: 'it-sidecar' },
+      // The opt-in: without it mqop leaves the Deployment alone (sidecar-optin.test.ts).
+      metadata: { name, namespace: 'it-sidecar', annotations: { [SIDECAR_INVITATION]: 'ticks' } },
       spec: {
         selector: { matchLabels: { app: name } },
         template: {

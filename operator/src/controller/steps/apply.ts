@@ -28,6 +28,16 @@ export async function applyObjects(
   caches: Caches,
   desired: readonly K8sObject[],
 ): Promise<{ invalid?: Observation['invalid']; blocked?: Blocked }> {
+  // A kind the operator does not watch is one it was set up not to write (`--manage-roles=false`:
+  // no RBAC for Roles). The API server would refuse it (403) on every retry: stall instead.
+  const unwatched = desired.find((o) => !caches.owned.has(`${o.apiVersion}/${o.kind}`));
+  if (unwatched)
+    return {
+      invalid: {
+        reason: 'NotPermitted',
+        message: `${unwatched.kind} ${unwatched.metadata.name}: this operator does not manage ${unwatched.kind}s (it runs with --manage-roles=false, chart value rbac.rabbitmqLegacyDiscovery): choose an engine version that needs none, or ask the operator's administrator`,
+      },
+    };
   const observed = await observeAll(
     client,
     desired.map((o) => ({

@@ -20,43 +20,67 @@ export const patchManager = (q: Pick<ResolvedQueue, 'name'>) => `mqop-sidecar-${
 /** The user's object records the hash of the patch last applied, per MessageQueue. */
 const hashAnnotation = (q: ResolvedQueue) => `${DESIRED_HASH_ANNOTATION}-${q.name}`;
 
+/** What `applyPatches` found: why the MessageQueue waits, and which patches are in place. */
+export interface PatchOutcome {
+  waitingFor?: Observation['waitingFor'];
+  /** The patches whose target exists and invites this MessageQueue: the ones to keep. */
+  invited: K8sObject[];
+}
+
 /**
- * Applies each patch whose hash the target does not carry yet. A missing target is not an error
- * of mqop's: the MessageQueue waits for it (status says which, requeued).
+ * Applies each patch whose target invites this MessageQueue and does not carry the patch's hash
+ * yet. A missing target or one without the invitation is not an error of mqop's: nothing is
+ * written to it and the MessageQueue waits (status says which target and what to add, requeued).
+ * A target that withdrew its invitation is left out of `invited`, so `removeStalePatches` takes
+ * the patch out again.
  */
 export async function applyPatches(
   client: Client,
   q: ResolvedQueue,
   patches: readonly K8sObject[],
-): Promise<{ waitingFor?: Observation['waitingFor'] }> {
-  const field = engineModule(q.engine).patches?.field ?? 'spec';
+): Promise<PatchOutcome> {
+  const spec = engineModule(q.engine).patches;
+  const field = spec?.field ?? 'spec';
   let waitingFor: Observation['waitingFor'];
+  const invited: K8sObject[] = [];
   for (const p of patches) {
+    let current: KubeObject;
     try {
-      const current = await client.get<KubeObject>(
-        typeOf(p),
-        p.metadata.namespace as string,
-        p.metadata.name,
-      );
-      const hash = withDesiredHash(p).metadata.annotations?.[DESIRED_HASH_ANNOTATION] as string;
-      if (current.metadata.annotations?.[hashAnnotation(q)] === hash) continue;
-      const body = {
-        ...p,
-        metadata: {
-          ...p.metadata,
-          annotations: { ...(p.metadata.annotations ?? {}), [hashAnnotation(q)]: hash },
-        },
-      };
-      await client.apply(body as KubeObject, patchManager(q));
+      current = await client.get<KubeObject>(typeOf(p), p.metadata.namespace as string, p.metadata.name);
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 404)) throw e;
       waitingFor = {
         reason: 'SidecarTargetMissing',
         message: `${p.kind} ${p.metadata.name} (${field}) does not exist`,
       };
+      continue;
     }
+    if (spec && !spec.invitation.invites(current.metadata.annotations, q)) {
+      waitingFor = {
+        reason: 'SidecarNotInvited',
+        message: `${p.kind} ${p.metadata.name} (${field}) does not invite this MessageQueue: add the annotation ${spec.invitation.annotation}: ${q.name} to it`,
+      };
+      continue;
+    }
+    invited.push(p);
+    const body = patchBody(p, q);
+    if (current.metadata.annotations?.[hashAnnotation(q)] === body.metadata.annotations[hashAnnotation(q)])
+      continue;
+    await client.apply(body as unknown as KubeObject, patchManager(q));
   }
-  return { waitingFor };
+  return { waitingFor, invited };
+}
+
+/** The object sent for a patch: the rendered partial object plus the hash it was applied with. Pure. */
+export function patchBody(p: K8sObject, q: ResolvedQueue) {
+  const hash = withDesiredHash(p).metadata.annotations?.[DESIRED_HASH_ANNOTATION] as string;
+  return {
+    ...p,
+    metadata: {
+      ...p.metadata,
+      annotations: { ...(p.metadata.annotations ?? {}), [hashAnnotation(q)]: hash },
+    },
+  };
 }
 
 /**

@@ -3,20 +3,22 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FakeClient } from '../../../test/support/fake-client.ts';
 import { PASSED_SMOKE } from '../../../test/support/samples.ts';
-import { resolve } from '../../api/resolve.ts';
+import { resolve, sidecarImage } from '../../api/resolve.ts';
 import type { MessageQueue, MessageQueueSpec, SmokeTestStatus } from '../../api/types.ts';
-import { withDesiredHash } from '../../apply/apply.ts';
+import { DESIRED_HASH_ANNOTATION, withDesiredHash } from '../../apply/apply.ts';
+import { invitesSidecar, SIDECAR_CONTAINER, SIDECAR_INVITATION } from '../../engines/zeromq.ts';
 import { PATCH_ANNOTATION } from '../../render/patch.ts';
 import { renderResolved } from '../../render/render.ts';
 import { computeStatus } from '../../status/conditions.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { slimClaim, slimPod } from '../cache.ts';
 import { ApiError, type KubeObject } from '../kube-client.ts';
+import { ownedTypes } from '../resources.ts';
 import { applyObjects } from './apply.ts';
 import { EventRecorder, smokeEvent, transitionEvents } from './events.ts';
 import { deleteClaims, dropFinalizer, ensureFinalizer, FINALIZER, needsFinalizer } from './finalizer.ts';
 import { Blocked, blockedRequeueMs } from './ownership.ts';
-import { applyPatches, patchManager, removeStalePatches } from './patches.ts';
+import { applyPatches, patchBody, patchManager, removeStalePatches } from './patches.ts';
 import { prune } from './prune.ts';
 import { MAX_REFUSAL_MESSAGE, refusal, refusalDelay } from './refused.ts';
 import {
@@ -163,6 +165,41 @@ describe('secrets step', () => {
 });
 
 describe('apply step', () => {
+  test('an operator that does not manage Roles stalls a MessageQueue that needs one, writing nothing', async () => {
+    const c = new FakeClient();
+    const q = resolve(mq({ engine: 'rabbitmq', version: '3.13.7', replicas: 3 }));
+    const desired = renderResolved(q, { credentials: { username: 'u', password: 'p' } }).objects;
+    assert.ok(
+      desired.some((o) => o.kind === 'Role'),
+      'RabbitMQ 3.13 renders a Role',
+    );
+    const all = c.caches();
+    const caches = {
+      ...all,
+      owned: new Map(
+        [...all.owned].filter(([k]) => ownedTypes(false).some((t) => `${t.apiVersion}/${t.kind}` === k)),
+      ),
+    };
+    const { invalid } = await applyObjects(c, caches, desired);
+    assert.equal(invalid?.reason, 'NotPermitted');
+    assert.match(invalid?.message ?? '', /--manage-roles=false/);
+    assert.equal(c.writes().length, 0);
+    // 4.1 and later render none: the same operator applies them.
+    const current = resolve(mq({ engine: 'rabbitmq', replicas: 3 }));
+    const objs = renderResolved(current, { credentials: { username: 'u', password: 'p' } }).objects;
+    assert.deepEqual(
+      objs.filter((o) => ['Role', 'RoleBinding', 'ServiceAccount'].includes(o.kind)),
+      [],
+    );
+    assert.equal((await applyObjects(c, caches, objs)).invalid, undefined);
+    assert.deepEqual(
+      ownedTypes(false)
+        .map((t) => t.kind)
+        .filter((k) => /Role|ServiceAccount/.test(k)),
+      [],
+    );
+  });
+
   const desired = () => {
     // 3.x discovers peers through the Endpoints API: a Role and a RoleBinding.
     const q = resolve(mq({ engine: 'rabbitmq', replicas: 3, version: '3.13.7' }));
@@ -203,12 +240,17 @@ describe('patches step', () => {
     const q = resolve(mq({ engine: 'zeromq', zeromq: { sidecarFor: targets } }));
     return { q, patches: renderResolved(q).patches };
   };
-  const userDeployment = (name: string) =>
+  /** A user's Deployment; `invites` names the MessageQueue in the opt-in annotation. */
+  const userDeployment = (name: string, invites: string | null = 'orders') =>
     ({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name, namespace: 'shop' },
-      spec: {},
+      metadata: {
+        name,
+        namespace: 'shop',
+        ...(invites === null ? {} : { annotations: { [SIDECAR_INVITATION]: invites } }),
+      },
+      spec: { template: { spec: { containers: [{ name: 'app', image: 'app:1' }] } } },
     }) as KubeObject;
 
   test('a missing target waits, naming the spec field; a present one gets the patch once', async () => {
@@ -246,6 +288,106 @@ describe('patches step', () => {
       c.peek<KubeObject>('Deployment', 'shop', 'unrelated')?.metadata.annotations?.[PATCH_ANNOTATION],
       undefined,
     );
+  });
+
+  test('a target without the invitation gets no write and the MessageQueue says what to add', async () => {
+    const c = new FakeClient();
+    c.seed(userDeployment('pricing', null));
+    c.seed(userDeployment('billing', 'someone-else'));
+    const { q, patches } = sidecars(['pricing', 'billing']);
+    const out = await applyPatches(c, q, patches);
+    assert.deepEqual(c.writes(), [], 'nothing written to an uninvited Deployment');
+    assert.deepEqual(out.invited, []);
+    assert.equal(out.waitingFor?.reason, 'SidecarNotInvited');
+    assert.match(out.waitingFor?.message ?? '', /Deployment billing \(zeromq\.sidecarFor\)/);
+    assert.match(out.waitingFor?.message ?? '', /mqop\.dev\/zeromq-sidecar: orders/);
+    // Nothing carries the marker, so removing stale patches writes nothing either.
+    await removeStalePatches(c, q, out.invited, log);
+    assert.equal(c.writes().length, 0);
+  });
+
+  test('a withdrawn invitation takes the sidecar out again', async () => {
+    const c = new FakeClient();
+    c.seed(userDeployment('pricing'));
+    const { q, patches } = sidecars(['pricing']);
+    assert.deepEqual((await applyPatches(c, q, patches)).invited.length, 1);
+    const d = c.peek<KubeObject>('Deployment', 'shop', 'pricing') as KubeObject;
+    delete d.metadata.annotations?.[SIDECAR_INVITATION];
+    c.seed(d);
+    c.calls.length = 0;
+    const out = await applyPatches(c, q, patches);
+    assert.equal(out.waitingFor?.reason, 'SidecarNotInvited');
+    await removeStalePatches(c, q, out.invited, log);
+    assert.deepEqual(
+      c.writes().map((w) => [w.verb, w.name, w.fieldManager, JSON.stringify((w.body as KubeObject).spec)]),
+      [['apply', 'pricing', patchManager(q), undefined]],
+    );
+  });
+
+  test('the patch holds the sidecar container and mqop’s annotations, nothing else', () => {
+    const { q, patches } = sidecars(['pricing']);
+    const body = patchBody(patches[0] as never, q) as ReturnType<typeof patchBody> & { spec: unknown };
+    assert.deepEqual(Object.keys(body).sort(), ['apiVersion', 'kind', 'metadata', 'spec']);
+    assert.deepEqual(Object.keys(body.metadata).sort(), ['annotations', 'name', 'namespace']);
+    assert.deepEqual(Object.keys(body.metadata.annotations).sort(), [
+      `${DESIRED_HASH_ANNOTATION}-orders`,
+      PATCH_ANNOTATION,
+    ]);
+    const spec = body.spec as { template: Record<string, unknown> & { spec: Record<string, unknown> } };
+    assert.deepEqual(Object.keys(spec), ['template']);
+    assert.deepEqual(Object.keys(spec.template), ['spec']);
+    assert.deepEqual(Object.keys(spec.template.spec), ['containers']);
+    const containers = spec.template.spec.containers as { name: string; image: string; env?: unknown }[];
+    assert.deepEqual(
+      containers.map((x) => x.name),
+      [SIDECAR_CONTAINER],
+    );
+    // No env, volumes, mounts or ServiceAccount settings: only the forwarding process.
+    assert.deepEqual(Object.keys(containers[0] as object).sort(), [
+      'args',
+      'command',
+      'image',
+      'livenessProbe',
+      'name',
+      'readinessProbe',
+      'resources',
+      'securityContext',
+    ]);
+  });
+
+  test('the sidecar runs the operator image unless spec.image is on the allow-list', () => {
+    const image = (specImage: string | undefined, allowed?: string[]) => {
+      const q = resolve(
+        mq({ engine: 'zeromq', ...(specImage ? { image: specImage } : {}), zeromq: { sidecarFor: ['a'] } }),
+        { image: 'mqop:op', sidecarImages: allowed },
+      );
+      const r = renderResolved(q);
+      type WithContainers = { spec: { template: { spec: { containers: { image: string }[] } } } };
+      const sidecar = (
+        r.patches[0] as unknown as { spec: { template: { spec: { containers: { image: string }[] } } } }
+      ).spec.template.spec.containers[0]?.image;
+      const proxy = (r.objects.find((o) => o.kind === 'Deployment') as unknown as WithContainers).spec
+        .template.spec.containers[0]?.image;
+      return { sidecar, proxy };
+    };
+    assert.deepEqual(image(undefined), { sidecar: 'mqop:op', proxy: 'mqop:op' });
+    // The tenant's image runs their own central proxy, never inside someone else's pod...
+    assert.deepEqual(image('evil:1'), { sidecar: 'mqop:op', proxy: 'evil:1' });
+    assert.deepEqual(image('evil:1', ['good:1']), { sidecar: 'mqop:op', proxy: 'evil:1' });
+    // ...unless the operator allows exactly that image.
+    assert.deepEqual(image('good:1', ['good:1']), { sidecar: 'good:1', proxy: 'good:1' });
+    assert.equal(sidecarImage('good:1@sha256:x', 'op', ['good:1']), 'op', 'exact match only');
+  });
+
+  test('the invitation names exactly one MessageQueue', () => {
+    const q = { name: 'orders' };
+    assert.equal(invitesSidecar(undefined, q), false);
+    assert.equal(invitesSidecar({}, q), false);
+    assert.equal(invitesSidecar({ [SIDECAR_INVITATION]: 'orders' }, q), true);
+    assert.equal(invitesSidecar({ [SIDECAR_INVITATION]: ' orders ' }, q), true);
+    assert.equal(invitesSidecar({ [SIDECAR_INVITATION]: 'orders2' }, q), false);
+    assert.equal(invitesSidecar({ [SIDECAR_INVITATION]: 'other,orders' }, q), false);
+    assert.equal(invitesSidecar({ [SIDECAR_INVITATION]: '*' }, q), false);
   });
 
   test('engines without patches list nothing', async () => {
@@ -368,6 +510,47 @@ describe('events step', () => {
       message: 'x',
     });
     assert.equal(c.calls.length, 1);
+  });
+  test('the same Event again bumps count and lastTimestamp instead of a new Event', async () => {
+    const c = new FakeClient();
+    const rec = new EventRecorder(c, log);
+    const cr = mq({ engine: 'redis' });
+    const passed = { type: 'Normal' as const, reason: 'SmokeTestPassed', message: '3/3 messages' };
+    for (let i = 0; i < 5; i++) await rec.record(cr, passed);
+    await rec.record(cr, { ...passed, message: '2/3 messages' });
+    await rec.record(mq({ engine: 'redis' }, 'other'), passed);
+    const creates = c.writes().filter((w) => w.verb === 'create');
+    assert.equal(creates.length, 3, 'one Event per object, reason and message');
+    const first = creates[0]?.name as string;
+    const stored = c.peek<{ count: number; firstTimestamp: string; lastTimestamp: string }>(
+      'Event',
+      'shop',
+      first,
+    );
+    assert.equal(stored?.count, 5);
+    assert.ok(stored && stored.lastTimestamp >= stored.firstTimestamp);
+    assert.equal(c.writes().filter((w) => w.verb === 'patch').length, 4);
+  });
+
+  test('an expired Event is created anew; the memory is bounded', async () => {
+    const c = new FakeClient();
+    const rec = new EventRecorder(c, log, 'mqop', 3);
+    const cr = mq({ engine: 'redis' });
+    const e = { type: 'Normal' as const, reason: 'R', message: 'm' };
+    await rec.record(cr, e);
+    await c.delete(
+      { apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true },
+      'shop',
+      c.writes()[0]?.name as string,
+    );
+    c.calls.length = 0;
+    await rec.record(cr, e);
+    assert.deepEqual(
+      c.writes().map((w) => w.verb),
+      ['patch', 'create'],
+    );
+    for (let i = 0; i < 10; i++) await rec.record(cr, { ...e, message: `m${i}` });
+    assert.equal(rec.size(), 3);
   });
 });
 
