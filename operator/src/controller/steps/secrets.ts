@@ -16,7 +16,9 @@
  * - valid values: usernames and passwords every engine's config syntax can carry
  *   (`credentialProblem`), else InvalidCredentials naming the Secret and key, never the value.
  */
+
 import { randomBytes } from 'node:crypto';
+import type { EngineName } from '../../api/engines.ts';
 import { OWNER_LABEL, objectLabels } from '../../api/labels.ts';
 import type { ResolvedQueue } from '../../api/resolve.ts';
 import { engineModule } from '../../engines/index.ts';
@@ -103,7 +105,11 @@ export const PASSWORD_MAX = 128;
  * and line breaks would end a config line early; non-ASCII text is read differently by the
  * engines' config parsers (UTF-8 or ISO-8859-1). The answer never contains the value. Pure.
  */
-export function credentialProblem(key: 'username' | 'password', value: string): string | undefined {
+export function credentialProblem(
+  key: 'username' | 'password',
+  value: string,
+  engine?: EngineName,
+): string | undefined {
   if (key === 'username') {
     return USERNAME_PATTERN.test(value)
       ? undefined
@@ -117,6 +123,9 @@ export function credentialProblem(key: 'username' | 'password', value: string): 
   if (value.length < PASSWORD_MIN || value.length > PASSWORD_MAX)
     return `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters long (it has ${value.length})`;
   if (value.startsWith(' ') || value.endsWith(' ')) return 'starts or ends with a space';
+  // kafka-storage --add-scram (the first start of a Kafka pod) splits its argument on commas.
+  if (engine === 'kafka' && value.includes(','))
+    return "contains a comma, which Kafka's SCRAM set-up cannot take";
   return undefined;
 }
 
@@ -275,7 +284,11 @@ async function generatedSecrets(
 }
 
 /** Username and password from a Secret, checked; Blocked when missing or refused. */
-function readCredentials(s: Secret, what: string): { username: string; password: string } {
+function readCredentials(
+  s: Secret,
+  what: string,
+  engine: EngineName,
+): { username: string; password: string } {
   const username = decode(s, 'username');
   const password = decode(s, 'password');
   if (!username || !password)
@@ -284,7 +297,7 @@ function readCredentials(s: Secret, what: string): { username: string; password:
     ['username', username],
     ['password', password],
   ] as const) {
-    const problem = credentialProblem(key, value);
+    const problem = credentialProblem(key, value, engine);
     if (problem)
       throw new Blocked(
         'stalled',
@@ -299,7 +312,7 @@ function readCredentials(s: Secret, what: string): { username: string; password:
 async function userCredentials(client: Client, q: ResolvedQueue, name: string) {
   const s = await client.getOrUndefined<Secret>(SECRET, q.namespace, name);
   if (!s) throw new CredentialsMissing(`Secret ${name} (spec.auth.secretName) does not exist yet`);
-  return readCredentials(s, `${name} (spec.auth.secretName)`);
+  return readCredentials(s, `${name} (spec.auth.secretName)`, q.engine);
 }
 
 /** Adds keys an internal Secret lacks (a newer mqop may know more); existing values stay. */
@@ -347,7 +360,8 @@ export async function ensureSecrets(
   const credSecret = secretOf(want.credentials);
   const intSecret = secretOf(want.internal);
   return {
-    credentials: user ?? (credSecret ? readCredentials(credSecret, q.names.credentials) : undefined),
+    credentials:
+      user ?? (credSecret ? readCredentials(credSecret, q.names.credentials, q.engine) : undefined),
     internal: want.internal && intSecret ? await completeInternal(client, q, want.internal, intSecret) : {},
     regenerated: generated.regenerated,
   };

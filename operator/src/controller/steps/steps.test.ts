@@ -817,6 +817,11 @@ describe('credential values', () => {
     }
   });
 
+  test('Kafka passwords: no comma (kafka-storage --add-scram splits on commas)', () => {
+    assert.equal(credentialProblem('password', 'a,b-long-enough'), undefined);
+    assert.match(credentialProblem('password', 'a,b-long-enough', 'kafka') ?? '', /comma/);
+  });
+
   test('usernames: letters, digits, dot, dash, underscore, 1 to 64, not starting with a symbol', () => {
     for (const ok of ['mqop', 'default', 'a', 'app.user_1-x', 'x'.repeat(64)])
       assert.equal(credentialProblem('username', ok), undefined, ok);
