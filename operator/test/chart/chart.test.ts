@@ -252,8 +252,16 @@ describe('rendered chart', () => {
 
 describe('RBAC as narrow as the features allow', () => {
   type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+  /** The rules of the operator's ClusterRole, or of its Role in one watched namespace (all are equal). */
   const rules = (objs: Obj[], kind: string) =>
-    objs.filter((o) => o.kind === kind && o.metadata.name === 'mqop').flatMap((o) => o.rules as Rule[]);
+    objs
+      .filter(
+        (o) =>
+          o.kind === kind &&
+          o.metadata.name === 'mqop' &&
+          (kind === 'ClusterRole' || o.metadata.namespace === 'team-a'),
+      )
+      .flatMap((o) => o.rules as Rule[]);
   /** `group/resource: verbs` of every rule, sorted. */
   const grants = (rs: Rule[]) =>
     rs
