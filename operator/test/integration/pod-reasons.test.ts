@@ -312,22 +312,4 @@ describe('a write the API server refuses', () => {
     assert.match(stalled.message, /^ConfigMap shaped-\S+: .*ConfigMaps named shaped-\* are not allowed/);
     await assertQuiet(DENIED);
   });
-
-  test('a version the API server refuses in a label (422): Stalled naming the object and metadata.labels', async (t) => {
-    try {
-      await createMq(NS, 'debian', { engine: 'redis', replicas: 1, version: '7.4.6+deb12' });
-    } catch (e) {
-      // The CRD schema refuses such a version itself (then there is nothing for mqop to do).
-      if (e instanceof ApiError && e.status === 422) return t.skip('the schema refuses the version');
-      throw e;
-    }
-    const stalled = await conditionWithReason(NS, 'debian', 'Stalled', 'InvalidConfiguration');
-    // Either mqop's own check (spec.version) or the API server's answer (metadata.labels).
-    assert.match(
-      stalled.message,
-      /^(spec\.version: version "7\.4\.6\+deb12"|Secret debian-\S+: metadata\.labels: Invalid value: "7\.4\.6\+deb12")/,
-    );
-    const cr = await c.client.get<MessageQueue & KubeObject>(MESSAGE_QUEUE, NS, 'debian');
-    assert.equal(cr.status?.phase, 'Failed');
-  });
 });
