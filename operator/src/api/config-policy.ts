@@ -44,6 +44,12 @@ export interface ConfigPolicy {
 const AUTH_WHY =
   "authentication and authorization are mqop's: the user in the connection Secret stays the only way in, with a password";
 
+/** A size in ActiveMQ's own syntax or as a Kubernetes binary quantity. */
+const ACTIVEMQ_SIZE: ValueRule = {
+  pattern: '^[0-9]{1,12} ?([kKmMgG][bB]|[KMGT]i)?$',
+  what: 'a size: 512 mb, 1 gb, 512Mi',
+};
+
 export const CONFIG_POLICY: Record<EngineName, ConfigPolicy> = {
   rabbitmq: {
     file: 'rabbitmq.conf (sysctl-like `key = value`)',
@@ -206,9 +212,9 @@ export const CONFIG_POLICY: Record<EngineName, ConfigPolicy> = {
     keyCase: 'sensitive',
     refused: [],
     allowed: {
-      memoryLimit: { pattern: '^[0-9]{1,12} ?([kKmMgG][bB]|[KMGT]i)?$', what: 'a size: 512 mb, 1 gb, 512Mi' },
-      storeLimit: { pattern: '^[0-9]{1,12} ?([kKmMgG][bB]|[KMGT]i)?$', what: 'a size: 512 mb, 1 gb, 512Mi' },
-      tempLimit: { pattern: '^[0-9]{1,12} ?([kKmMgG][bB]|[KMGT]i)?$', what: 'a size: 512 mb, 1 gb, 512Mi' },
+      memoryLimit: ACTIVEMQ_SIZE,
+      storeLimit: ACTIVEMQ_SIZE,
+      tempLimit: ACTIVEMQ_SIZE,
       schedulerSupport: { pattern: '^(true|false)$', what: 'true or false' },
       advisorySupport: { pattern: '^(true|false)$', what: 'true or false' },
       maxConnections: { pattern: '^[0-9]{1,9}$', what: 'a whole number' },
