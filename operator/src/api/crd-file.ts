@@ -153,6 +153,7 @@ const STATUS_DOC = [
   "| `Unschedulable` | False | True | False | `0/1 pods ready; pod orders-redis-0: Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.` (the scheduler's message): lower `resources` or add nodes |",
   '| `CrashLoopBackOff` | False | True | False | `0/1 pods ready; pod orders-redis-0: CrashLoopBackOff: container redis restarted 5 times, last exit 1 (Error): <termination message, up to 256 characters>`: see `kubectl logs --previous` |',
   "| `ImagePullBackOff`, `ErrImagePull` | False | True | False | `...: container redis image <image>: <the kubelet's message>`: check `image`, `imageRegistry`, pull secrets |",
+  '| `CreateContainerError` | False | True | False | `...: container redis: CreateContainerConfigError: secret "orders-credentials" not found` (the kubelet\'s message): a missing Secret, key or ConfigMap |',
   '| `ClaimPending` | False | True | False | `...: PersistentVolumeClaim data-orders-redis-0 is Pending (storage class fast)`: no volume or provisioner for the claim |',
   '| `CredentialsMissing` | False | True | False | the Secret named in `spec.auth.secretName` is missing or lacks `username`/`password` |',
   '| `SidecarTargetMissing` | False | True | False | a Deployment in `zeromq.sidecarFor` does not exist |',

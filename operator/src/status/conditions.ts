@@ -28,6 +28,7 @@ export const Reasons = {
   ImagePullBackOff: PodReasons.ImagePullBackOff,
   ErrImagePull: PodReasons.ErrImagePull,
   ClaimPending: PodReasons.ClaimPending,
+  CreateContainerError: PodReasons.CreateContainerError,
   CredentialsMissing: 'CredentialsMissing',
   /** An object under a name mqop derives exists and is not this MessageQueue's (Stalled). */
   NotManaged: 'NotManaged',

@@ -201,4 +201,15 @@ describe('podProblem', () => {
     const one = podProblem([rename(unschedulable, 'a-1'), rename(unschedulable, 'a-0')]);
     assert.match(one?.message ?? '', /^pod a-0: .*; 1 more pod has problems$/);
   });
+
+  test('a container the kubelet cannot create (a missing Secret key): CreateContainerError with its message', () => {
+    const p = podProblem([
+      imagePull('CreateContainerConfigError', "couldn't find key password in Secret shop/orders-credentials"),
+    ]);
+    assert.equal(p?.reason, 'CreateContainerError');
+    assert.match(
+      p?.message ?? '',
+      /CreateContainerConfigError: couldn't find key password in Secret shop\/orders-credentials$/,
+    );
+  });
 });

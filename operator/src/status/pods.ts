@@ -52,6 +52,8 @@ export const PodReasons = {
   ImagePullBackOff: 'ImagePullBackOff',
   ErrImagePull: 'ErrImagePull',
   ClaimPending: 'ClaimPending',
+  /** The kubelet cannot create the container: a missing Secret key or ConfigMap, a bad command. */
+  CreateContainerError: 'CreateContainerError',
 } as const;
 
 /** A container's own text (a termination message can be a log tail) is kept to this length. */
@@ -92,6 +94,13 @@ function containerProblem(c: ContainerStatusLike): { reason: string; detail: str
     const msg = oneLine(c.state?.waiting?.message);
     const image = c.image ? ` image ${c.image}` : '';
     return { reason: pull, detail: `container ${c.name}${image}${msg ? `: ${msg}` : ''}` };
+  }
+  if (waiting === 'CreateContainerConfigError' || waiting === 'CreateContainerError') {
+    const msg = oneLine(c.state?.waiting?.message);
+    return {
+      reason: PodReasons.CreateContainerError,
+      detail: `container ${c.name}: ${waiting}${msg ? `: ${msg}` : ''}`,
+    };
   }
   return undefined;
 }
