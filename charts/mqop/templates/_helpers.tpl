@@ -78,15 +78,16 @@ the code path behind each rule is in charts/README.md. No wildcards.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, patch, delete]
-# The other owned kinds (resources.ts OWNED_TYPES): informer (list, watch), server-side apply
-# (patch; the API server also checks create when the applied object does not exist yet), prune
-# (delete).
+# The other owned kinds (resources.ts OWNED_TYPES): informer (list, watch), a read of a name the
+# cache does not hold before applying to it, so that mqop never takes over someone else's object
+# (get, steps/ownership.ts), server-side apply (patch; the API server also checks create when the
+# applied object does not exist yet), prune (delete).
 - apiGroups: [""]
   resources: [configmaps, services]
-  verbs: [list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [apps]
   resources: [statefulsets]
-  verbs: [list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 # Deployments also: get the user's Deployment before patching in a ZeroMQ sidecar (get; the patch
 # goes out only when the Deployment's mqop.dev/zeromq-sidecar annotation invites the
 # MessageQueue), list Deployments to remove stale sidecars (list), apply the sidecar with its own
@@ -96,19 +97,19 @@ the code path behind each rule is in charts/README.md. No wildcards.
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 {{- if .Values.rbac.rabbitmqLegacyDiscovery }}
 # rbac.rabbitmqLegacyDiscovery: RabbitMQ < 4.1 gets a ServiceAccount, Role and RoleBinding for its
 # peer discovery plugin (rabbitmq.ts legacyDiscoveryRbac); --manage-roles=true watches them.
 - apiGroups: [""]
   resources: [serviceaccounts]
-  verbs: [list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
-  verbs: [list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 # RBAC escalation prevention: the API server lets mqop write that Role (get one named Endpoints,
 # create Events) and bind it only if mqop itself holds those permissions. So mqop holds
 # `endpoints get` for that reason alone; it never reads Endpoints itself. (The alternative, the

@@ -271,24 +271,25 @@ describe('RBAC as narrow as the features allow', () => {
       .sort();
   const COMMON = [
     'apps/deployments: get,list,watch,create,patch,delete',
-    'apps/statefulsets: list,watch,create,patch,delete',
-    'core/configmaps: list,watch,create,patch,delete',
+    'apps/statefulsets: get,list,watch,create,patch,delete',
+    'core/configmaps: get,list,watch,create,patch,delete',
     'core/events: create,patch',
     'core/namespaces: get',
-    'core/persistentvolumeclaims: list,delete',
+    'core/persistentvolumeclaims: list,watch,delete',
+    'core/pods: list,watch',
     'core/secrets: get,list,watch,create,patch,delete',
-    'core/services: list,watch,create,patch,delete',
+    'core/services: get,list,watch,create,patch,delete',
     'mqop.dev/messagequeues/finalizers: update',
     'mqop.dev/messagequeues/status: patch',
     'mqop.dev/messagequeues: get,list,watch,patch',
-    'networking.k8s.io/networkpolicies: list,watch,create,patch,delete',
-    'policy/poddisruptionbudgets: list,watch,create,patch,delete',
+    'networking.k8s.io/networkpolicies: get,list,watch,create,patch,delete',
+    'policy/poddisruptionbudgets: get,list,watch,create,patch,delete',
   ];
   const LEGACY = [
     'core/endpoints: get',
-    'core/serviceaccounts: list,watch,create,patch,delete',
-    'rbac.authorization.k8s.io/rolebindings: list,watch,create,patch,delete',
-    'rbac.authorization.k8s.io/roles: list,watch,create,patch,delete',
+    'core/serviceaccounts: get,list,watch,create,patch,delete',
+    'rbac.authorization.k8s.io/rolebindings: get,list,watch,create,patch,delete',
+    'rbac.authorization.k8s.io/roles: get,list,watch,create,patch,delete',
   ];
   const args = (objs: Obj[]) =>
     (
