@@ -98,6 +98,7 @@ async function runPod(
   name: string,
   command: string[],
   env: Record<string, string | { secret: string; key: string }>,
+  secretVolume?: string,
 ): Promise<{ exitCode: number; log: string }> {
   kubectlStatus(['delete', 'pod', name, '-n', 'default', '--ignore-not-found', '--wait=true']);
   apply({
@@ -107,6 +108,7 @@ async function runPod(
     spec: {
       restartPolicy: 'Never',
       automountServiceAccountToken: false,
+      volumes: secretVolume ? [{ name: 'secret', secret: { secretName: secretVolume } }] : [],
       containers: [
         {
           name: 'client',
@@ -114,6 +116,7 @@ async function runPod(
           imagePullPolicy: 'Never',
           workingDir: '/app',
           command,
+          volumeMounts: secretVolume ? [{ name: 'secret', mountPath: '/secret', readOnly: true }] : [],
           env: Object.entries(env).map(([k, v]) =>
             typeof v === 'string'
               ? { name: k, value: v }
@@ -129,12 +132,13 @@ async function runPod(
       ],
     },
   });
-  const exitCode = await waitFor(
+  const { code: exitCode } = await waitFor(
     () => {
       const p = getJson<{
         status?: { containerStatuses?: { state?: { terminated?: { exitCode: number } } }[] };
       }>(['get', 'pod', name, '-n', 'default']);
-      return p.status?.containerStatuses?.[0]?.state?.terminated?.exitCode;
+      const code = p.status?.containerStatuses?.[0]?.state?.terminated?.exitCode;
+      return code === undefined ? undefined : { code };
     },
     180_000,
     () => kubectlStatus(['describe', 'pod', name, '-n', 'default']).stdout,
@@ -210,8 +214,28 @@ describe('a MessageQueue author cannot weaken a running broker', () => {
   ] as const) {
     test(`${engine}: a client with a wrong password is refused (mqop smoke as the client)`, async () => {
       const url = getMq('default', name).status?.endpoint?.url as string;
+      // The connection Secret's keys (the name server address for RocketMQ ...) with a wrong password.
+      const connection = getJson<{ data: Record<string, string> }>([
+        'get',
+        'secret',
+        `${name}-connection`,
+        '-n',
+        'default',
+      ]).data;
+      const wrong = `e2e-wrong-${engine}`;
+      apply({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: wrong, namespace: 'default' },
+        data: Object.fromEntries(
+          Object.entries({
+            ...connection,
+            password: Buffer.from('wrong-password').toString('base64'),
+          }).filter(([k]) => k !== 'uri'),
+        ),
+      });
       const { exitCode, log } = await runPod(
-        `e2e-wrong-${engine}`,
+        wrong,
         [
           'node',
           '/app/operator/src/runtime/main.ts',
@@ -220,8 +244,8 @@ describe('a MessageQueue author cannot weaken a running broker', () => {
           engine,
           '--url',
           url,
-          '--username',
-          'mqop',
+          '--secret-file',
+          '/secret',
           '--messages',
           '1',
           '--timeout',
@@ -229,8 +253,10 @@ describe('a MessageQueue author cannot weaken a running broker', () => {
           '--output',
           'json',
         ],
-        { MQOP_SMOKE_PASSWORD: 'wrong-password' },
+        {},
+        wrong,
       );
+      kubectlStatus(['delete', 'secret', wrong, '-n', 'default']);
       assert.equal(exitCode, 1, log);
       assert.equal(JSON.parse(log.slice(log.indexOf('{'))).errorKind, 'auth', log);
     });
