@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -30,9 +30,9 @@ function file(replicas: number, key: string, credentials = { username: 'mqop', p
  */
 function startedConf(script: string, dir: string, env: Record<string, string>): string[][] {
   const runDir = join(dir, 'run');
-  spawnSync('mkdir', ['-p', runDir]);
+  mkdirSync(runDir, { recursive: true });
   const bin = join(dir, 'bin');
-  spawnSync('mkdir', ['-p', bin]);
+  mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, 'redis-server'), '#!/bin/sh\ncat "$1"\n');
   chmodSync(join(bin, 'redis-server'), 0o755);
   const path = join(dir, 'start.sh');

@@ -30,6 +30,11 @@ export const Reasons = {
   ClaimPending: PodReasons.ClaimPending,
   CreateContainerError: PodReasons.CreateContainerError,
   CredentialsMissing: 'CredentialsMissing',
+  /** A Deployment in zeromq.sidecarFor does not exist / does not invite the MessageQueue (waiting). */
+  SidecarTargetMissing: 'SidecarTargetMissing',
+  SidecarNotInvited: 'SidecarNotInvited',
+  /** The spec needs a kind this operator was set up not to manage (Stalled). */
+  NotPermitted: 'NotPermitted',
   /** An object under a name mqop derives exists and is not this MessageQueue's (Stalled). */
   NotManaged: 'NotManaged',
   /** Objects of a deleted MessageQueue of the same name still await garbage collection (waiting). */

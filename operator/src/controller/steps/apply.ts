@@ -10,7 +10,7 @@
 import { needsApply } from '../../apply/apply.ts';
 import { ownerOf } from '../../apply/ownership.ts';
 import type { K8sObject } from '../../render/render.ts';
-import type { Observation } from '../../status/conditions.ts';
+import { type Observation, Reasons } from '../../status/conditions.ts';
 import { type Caches, cachedObject } from '../cache.ts';
 import type { Client, KubeObject } from '../kube-client.ts';
 import { typeOf } from '../resources.ts';
@@ -34,7 +34,7 @@ export async function applyObjects(
   if (unwatched)
     return {
       invalid: {
-        reason: 'NotPermitted',
+        reason: Reasons.NotPermitted,
         message: `${unwatched.kind} ${unwatched.metadata.name}: this operator does not manage ${unwatched.kind}s (it runs with --manage-roles=false, chart value rbac.rabbitmqLegacyDiscovery): choose an engine version that needs none, or ask the operator's administrator`,
       },
     };

@@ -9,7 +9,7 @@ import { DESIRED_HASH_ANNOTATION, withDesiredHash } from '../../apply/apply.ts';
 import { engineModule } from '../../engines/index.ts';
 import { PATCH_ANNOTATION } from '../../render/patch.ts';
 import type { K8sObject } from '../../render/render.ts';
-import type { Observation } from '../../status/conditions.ts';
+import { type Observation, Reasons } from '../../status/conditions.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { ApiError, type Client, type KubeObject } from '../kube-client.ts';
 import { typeOf } from '../resources.ts';
@@ -50,14 +50,14 @@ export async function applyPatches(
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 404)) throw e;
       waitingFor = {
-        reason: 'SidecarTargetMissing',
+        reason: Reasons.SidecarTargetMissing,
         message: `${p.kind} ${p.metadata.name} (${field}) does not exist`,
       };
       continue;
     }
     if (spec && !spec.invitation.invites(current.metadata.annotations, q)) {
       waitingFor = {
-        reason: 'SidecarNotInvited',
+        reason: Reasons.SidecarNotInvited,
         message: `${p.kind} ${p.metadata.name} (${field}) does not invite this MessageQueue: add the annotation ${spec.invitation.annotation}: ${q.name} to it`,
       };
       continue;
